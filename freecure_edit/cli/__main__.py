@@ -1,0 +1,3 @@
+from freecure_edit.cli.main import main
+
+main()
