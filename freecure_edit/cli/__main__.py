@@ -1,3 +1,3 @@
-from freecure_edit.cli.main import main
+from freecure_edit.cli.app import main
 
 main()

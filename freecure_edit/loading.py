@@ -1,0 +1,213 @@
+"""Loading diffusion pipelines: the one place that knows where models come from.
+
+Sources, in the order they are recognised:
+- a local diffusers folder (with `model_index.json`);
+- a single checkpoint file: `.safetensors` through diffusers' single-file loading, with an optional local
+  `config` folder for offline use; pickled files (`.ckpt`, `.pt`, `.pth`, `.bin`) only with
+  `allow_pickle=True`, because unpickling can run arbitrary code;
+- otherwise a Hub id, resolved through the Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from freecure_edit.devices import pick_device, pick_dtype
+from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeCheckpointError
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SDXL_FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"
+
+PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
+SUPPORTED_PIPELINES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
+
+
+def load_pipeline(
+    source: str | os.PathLike = DEFAULT_MODEL,
+    *,
+    kind: str | None = None,
+    config: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    offload: bool = False,
+    vae: str | os.PathLike | None = None,
+    allow_pickle: bool = False,
+):
+    """Load a Stable Diffusion 1.x or SDXL pipeline, placed on a device and ready for inversion.
+
+    `kind` ("sd" or "sdxl") is needed only for a single file whose type cannot be read from `config`
+    or from the checkpoint's keys. `vae` replaces the pipeline's autoencoder (for SDXL in fp16, the
+    fp16-fix VAE avoids the upcast). The safety checker is never loaded.
+    """
+    target_device = pick_device(device)
+    target_dtype = pick_dtype(target_device, dtype)
+    source_text = str(source)
+    path = Path(source_text).expanduser()
+
+    if path.is_dir():
+        pipe = _load_folder(path, target_dtype)
+    elif path.is_file():
+        pipe = _load_single_file(path, kind, config, target_dtype, allow_pickle)
+    elif _looks_like_a_path(source_text):
+        raise ModelNotFoundError(f"model path {source_text} does not exist")
+    else:
+        pipe = _load_hub_id(source_text, target_dtype)
+
+    _check_supported(pipe, source_text)
+    if vae is not None:
+        pipe.vae = _load_vae(vae, target_dtype)
+    _place(pipe, target_device, target_dtype, offload)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def pipeline_kind(pipe) -> str:
+    """"sd" or "sdxl", from the pipeline's class."""
+    for class_name, name in SUPPORTED_PIPELINES.items():
+        if type(pipe).__name__ == class_name or any(
+            base.__name__ == class_name for base in type(pipe).__mro__
+        ):
+            return name
+    raise ConfigurationError(
+        f"{type(pipe).__name__} is not supported; use a Stable Diffusion 1.x or SDXL pipeline"
+    )
+
+
+def _looks_like_a_path(text: str) -> bool:
+    # Hub ids are exactly "owner/name"; anything else that names a location is meant as a path.
+    if text.startswith((".", "/", "~")) or "\\" in text:
+        return True
+    if Path(text).suffix.lower() in PICKLE_SUFFIXES | {".safetensors"}:
+        return True
+    return text.count("/") != 1
+
+
+def _load_folder(path: Path, dtype: torch.dtype):
+    from diffusers import DiffusionPipeline
+
+    if not (path / "model_index.json").is_file():
+        raise ModelNotFoundError(
+            f"{path} is not a diffusers pipeline folder (no model_index.json); pass a diffusers folder, "
+            "a .safetensors checkpoint or a Hub id"
+        )
+    class_name = json.loads((path / "model_index.json").read_text()).get("_class_name", "")
+    return DiffusionPipeline.from_pretrained(str(path), **_pretrained_kwargs(class_name, dtype))
+
+
+def _load_hub_id(model_id: str, dtype: torch.dtype):
+    from diffusers import DiffusionPipeline
+
+    try:
+        class_name = DiffusionPipeline.load_config(model_id).get("_class_name", "")
+        return DiffusionPipeline.from_pretrained(model_id, **_pretrained_kwargs(class_name, dtype))
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(_missing_hub_model_message(model_id, error)) from None
+
+
+def _pretrained_kwargs(class_name: str, dtype: torch.dtype) -> dict:
+    kwargs = {"torch_dtype": dtype}
+    if class_name == "StableDiffusionPipeline":
+        # The safety checker is a second 1.2 GB model that edits of real photos have no use for.
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    return kwargs
+
+
+def _missing_hub_model_message(model_id: str, error: Exception) -> str:
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+    reason = "the hub is offline" if offline else "it could not be downloaded"
+    return (
+        f"model {model_id} is not in the Hugging Face cache and {reason}; run "
+        f"`huggingface-cli download {model_id}` on a machine with internet, or pass a local diffusers "
+        "folder or .safetensors file with --model"
+    )
+
+
+def _load_single_file(path: Path, kind, config, dtype: torch.dtype, allow_pickle: bool):
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES and not allow_pickle:
+        raise UnsafeCheckpointError(
+            f"{path.name} is a pickled checkpoint, and loading it can run arbitrary code; convert it to "
+            ".safetensors, or pass --allow-pickle if you trust its source"
+        )
+    if suffix not in PICKLE_SUFFIXES | {".safetensors"}:
+        raise ConfigurationError(
+            f"{path.name}: unknown checkpoint format {suffix or '(no suffix)'}; use .safetensors"
+        )
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    resolved_kind = kind or _kind_from_config(config) or _kind_from_checkpoint_keys(path)
+    pipeline_class = {"sd": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}.get(resolved_kind)
+    if pipeline_class is None:
+        raise ConfigurationError(f"unknown model kind {resolved_kind!r}; use sd or sdxl")
+    kwargs = _pretrained_kwargs(pipeline_class.__name__, dtype)
+    if config is not None:
+        config_path = Path(config).expanduser()
+        if not config_path.is_dir():
+            raise ModelNotFoundError(f"model config folder {config} does not exist")
+        kwargs.update(config=str(config_path), local_files_only=True)
+    try:
+        return pipeline_class.from_single_file(str(path), **kwargs)
+    except OSError as error:
+        raise ModelNotFoundError(
+            f"{path.name} needs its pipeline configuration, which is not cached and cannot be fetched; "
+            "pass a local diffusers folder of the same model family with --model-config"
+        ) from error
+
+
+def _kind_from_config(config) -> str | None:
+    if config is None:
+        return None
+    index_file = Path(config).expanduser() / "model_index.json"
+    if not index_file.is_file():
+        return None
+    class_name = json.loads(index_file.read_text()).get("_class_name", "")
+    return SUPPORTED_PIPELINES.get(class_name)
+
+
+def _kind_from_checkpoint_keys(path: Path) -> str:
+    if path.suffix.lower() != ".safetensors":
+        return "sd"
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        # SDXL checkpoints carry a second (OpenCLIP) text encoder under conditioner.embedders.1.
+        if any(key.startswith("conditioner.embedders.1.") for key in handle.keys()):
+            return "sdxl"
+    return "sd"
+
+
+def _load_vae(vae_source, dtype: torch.dtype):
+    from diffusers import AutoencoderKL
+
+    vae_path = Path(str(vae_source)).expanduser()
+    try:
+        if vae_path.is_file():
+            return AutoencoderKL.from_single_file(str(vae_path), torch_dtype=dtype)
+        return AutoencoderKL.from_pretrained(str(vae_source), torch_dtype=dtype)
+    except (OSError, ValueError):
+        raise ModelNotFoundError(
+            f"VAE {vae_source} is not on disk or in the Hugging Face cache; download it "
+            f"(for SDXL in fp16: `huggingface-cli download {SDXL_FP16_FIX_VAE}`) or pass a local path"
+        ) from None
+
+
+def _check_supported(pipe, source: str) -> None:
+    try:
+        pipeline_kind(pipe)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{source}: {error}") from None
+
+
+def _place(pipe, device: torch.device, dtype: torch.dtype, offload: bool) -> None:
+    if offload and device.type != "cpu":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    # The SDXL VAE overflows in fp16 and decodes to NaN; unless a VAE fixed for fp16 was configured
+    # (its config says force_upcast False), keep the autoencoder in fp32.
+    if dtype == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
+        pipe.vae.to(dtype=torch.float32)
