@@ -11,6 +11,13 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY_NAMES = {
+    "FreeCure": "freecure_edit.api",
+    "CureConfig": "freecure_edit.config",
+    "CureResult": "freecure_edit.result",
+    "parse_prompt": "freecure_edit.prompts",
+    "load_parser": "freecure_edit.masks",
+    "load_image": "freecure_edit.io",
+    "save_image": "freecure_edit.io",
     "invert": "freecure_edit.inversion",
     "Inversion": "freecure_edit.inversion",
     "load_pipeline": "freecure_edit.loading",

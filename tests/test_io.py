@@ -7,6 +7,7 @@ sRGB/LAB/XYZ), so the colour-managed path is exercised with a real wide-gamut, m
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -21,6 +22,7 @@ import skimage
 from PIL import ExifTags, Image, ImageCms, ImageFile, JpegImagePlugin
 
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
+from freecure_edit.imageio.colour import srgb_profile_bytes
 from freecure_edit.io import (
     LoadedImage,
     default_output_path,
@@ -130,7 +132,7 @@ ADOBE_LIKE_RGB = _icc_profile(
 GRAY_GAMMA_22 = _icc_profile(
     b"GRAY", {b"desc": _description_tag("Gray 2.2"), b"wtpt": D50, b"kTRC": _gamma_tag(2.2)}
 )
-SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+SRGB = srgb_profile_bytes()
 SRGB_LINEAR_TO_XYZ_D50 = np.array(
     [[0.4360747, 0.3850649, 0.1430804], [0.2225045, 0.7168786, 0.0606169], [0.0139322, 0.0971045, 0.7141733]]
 )
@@ -781,3 +783,14 @@ def test_restore_refuses_a_cured_image_of_another_size(small: Image.Image) -> No
     img = load_image(small)
     with pytest.raises(ValueError, match="size"):
         img.restore(small.resize((10, 10)))
+
+
+def test_the_embedded_srgb_profile_is_srgb_and_the_same_in_every_process() -> None:
+    import subprocess
+    import sys
+
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(SRGB))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    code = "from freecure_edit.imageio.colour import srgb_profile_bytes as b; print(b().hex())"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert bytes.fromhex(other.stdout.strip()) == SRGB

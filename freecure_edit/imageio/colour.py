@@ -30,14 +30,20 @@ _RGB_FLAGS = ImageCms.Flags.BLACKPOINTCOMPENSATION
 _CMYK_INTENT = ImageCms.Intent.PERCEPTUAL
 
 
-@lru_cache(maxsize=1)
-def srgb_profile() -> ImageCms.ImageCmsProfile:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# The ICC header's creation date (bytes 24-35) is set to this fixed moment: littleCMS stamps the current
+# time, which would make two runs on the same input write different files.
+_FIXED_PROFILE_DATE = bytes([0x07, 0xD0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0])  # 2000-01-01 00:00:00
 
 
 @lru_cache(maxsize=1)
 def srgb_profile_bytes() -> bytes:
-    return srgb_profile().tobytes()
+    generated = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return generated[:24] + _FIXED_PROFILE_DATE + generated[36:]
+
+
+@lru_cache(maxsize=1)
+def srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile_bytes()))
 
 
 @dataclass(frozen=True)

@@ -144,13 +144,15 @@ def ddim_invert(
     guidance_scale: float = 1.0,
     callback: StepCallback | None = None,
     sampling_guidance: float | None = None,
+    num_levels: int | None = None,
 ) -> InversionPass:
     """Run DDIM backwards from z_0 to z_T, moving by the noise `guidance_scale` predicts.
 
     Each latent's noise is predicted with its own level's timestep (the clean z_0, which has none, uses
     the smallest); the exact method's corrections make up for the approximation. When
     `sampling_guidance` differs from `guidance_scale`, the same batch also carries the rows needed to
-    record the sampler's prediction at each level.
+    record the sampler's prediction at each level. `num_levels` stops after that many steps from the
+    clean end (APG re-inverts only to gamma); the result then covers levels N - num_levels ... N.
     """
     sampling_guidance = guidance_scale if sampling_guidance is None else sampling_guidance
     both = guidance_scale != 1.0 or sampling_guidance != 1.0
@@ -159,8 +161,9 @@ def ddim_invert(
     latents = [z0]
     level_noise: list[torch.Tensor | None] = []
     num_steps = schedule.num_steps
+    levels = num_steps if num_levels is None else num_levels
     with torch.no_grad():
-        for step_number, i in enumerate(reversed(range(num_steps))):
+        for step_number, i in enumerate(reversed(range(num_steps - levels, num_steps))):
             level = i + 1
             timestep_index = min(level, num_steps - 1)
             batch = z.expand(rows.rows, *z.shape[1:])

@@ -1,0 +1,139 @@
+"""Every knob of a cure, with its default, in one place (the CLI builds its options from this)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from freecure_edit.errors import ConfigurationError
+
+METHODS = ("fasa",)
+APG_MODES = ("branch", "reinvert")
+INVERSIONS = ("exact", "ddim", "null-text", "negative-prompt")
+
+
+@dataclass(frozen=True)
+class CureConfig:
+    """Settings of one cure. `None` means "the model's default" where that depends on the model.
+
+    method: "fasa" (the final paper's foundation-aware self-attention).
+    steps, guidance: sampling steps, and the foundation branch's classifier-free guidance.
+    pd_guidance: guidance of the photo branch; None follows `guidance` (the authors run both branches
+      with CFG), 1.0 is cheaper (5N instead of 7N evaluations) but FASA is weaker per unit of omega.
+    omega: FASA's logit boost of the foundation keys inside the mask; None is the authors' (0.5 on SD
+      1.x, 1.5 on SDXL).
+    strength: scales omega and gamma together, the one knob most users need (0 changes nothing).
+    fasa_layers: self-attention processor names; None is the authors' layer set for the model.
+    fasa_steps: the fraction of the sampling steps, (start, end), during which FASA is active.
+    gamma: APG restarts from this fraction of the noise schedule (the paper's 0.5).
+    apg: "branch" switches the photo branch to the full prompt for the last gamma of the FASA pass (no
+      extra evaluations); "reinvert" DDIM-inverts the FASA result to gamma and denoises it with the full
+      prompt, as in the paper (3 gamma N more evaluations).
+    inversion: the front end: "exact" (default), "ddim", "null-text" or "negative-prompt".
+    fd_corrections: give the foundation branch the photo branch's exact corrections, which keeps its
+      layout on the photo's (only with the exact front end).
+    mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
+    paste_feather_px: the soft edge of the paste-back into the full-resolution photo.
+    attributes, template: overrides of what the prompt parser finds.
+    fd_cache_device: where the foundation branch's keys and values wait ("cpu" saves GPU memory);
+      None keeps them on the model's device, except for SDXL on a GPU, where they go to the CPU.
+    working_size: the side the photo is cured at; None is the model's native size (512 SD 1.5, 1024 SDXL).
+    """
+
+    method: str = "fasa"
+    steps: int = 50
+    guidance: float = 7.5
+    pd_guidance: float | None = None
+    omega: float | None = None
+    strength: float = 1.0
+    fasa_layers: tuple[str, ...] | None = None
+    fasa_steps: tuple[float, float] = (0.0, 1.0)
+    gamma: float = 0.5
+    apg: str = "branch"
+    inversion: str = "exact"
+    fd_corrections: bool = True
+    mask_dilation_px: int = 0
+    mask_feather_px: float = 0.0
+    paste_feather_px: float = 8.0
+    attributes: tuple[str, ...] | None = None
+    template: str | None = None
+    fd_cache_device: str | None = None
+    working_size: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("method", self.method, METHODS)
+        _check_choice("apg", self.apg, APG_MODES)
+        _check_choice("inversion", self.inversion, INVERSIONS)
+        if self.steps < 1:
+            raise ConfigurationError("steps must be at least 1")
+        if self.guidance < 1.0 or (self.pd_guidance is not None and self.pd_guidance < 1.0):
+            raise ConfigurationError("guidance must be at least 1")
+        if self.strength < 0:
+            raise ConfigurationError("strength must not be negative")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigurationError("gamma must be between 0 and 1")
+        start, end = self.fasa_steps
+        if not 0.0 <= start <= end <= 1.0:
+            raise ConfigurationError("fasa_steps must be (start, end) with 0 <= start <= end <= 1")
+        if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or self.paste_feather_px < 0:
+            raise ConfigurationError("mask dilation and feather must not be negative")
+        if self.working_size is not None and self.working_size < 8:
+            raise ConfigurationError("working_size must be at least 8 pixels")
+
+    @property
+    def photo_guidance(self) -> float:
+        return self.guidance if self.pd_guidance is None else self.pd_guidance
+
+    def with_changes(self, **changes) -> "CureConfig":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {key: (list(value) if isinstance(value, tuple) else value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CureConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigurationError(f"unknown cure settings: {', '.join(unknown)}")
+        converted = {
+            key: tuple(value) if isinstance(value, list) else value for key, value in values.items()
+        }
+        return cls(**converted)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigurationError(f"unknown {name} {value!r}; use one of {', '.join(choices)}")
+
+
+DRAFT = {"steps": 20}
+
+
+@dataclass
+class CureStats:
+    """Where an edit's time and denoiser evaluations went, phase by phase."""
+
+    evaluations: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    backward_passes: int = 0
+    peak_memory_bytes: int = 0
+    fd_cache_bytes: int = 0
+
+    @property
+    def total_evaluations(self) -> int:
+        return sum(self.evaluations.values())
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "evaluations": dict(self.evaluations),
+            "total_evaluations": self.total_evaluations,
+            "seconds": {key: round(value, 4) for key, value in self.seconds.items()},
+            "total_seconds": round(self.total_seconds, 4),
+            "backward_passes": self.backward_passes,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "fd_cache_bytes": self.fd_cache_bytes,
+        }

@@ -1,0 +1,222 @@
+"""The cure of one image at the working size, in the method's numbered steps (DESIGN.md section 2).
+
+`FreeCure` (api.py) loads the models, resizes the photo, caches inversions and pastes the result back;
+this module is the method itself:
+
+1. invert the photo with the template prompt (the photo branch, PD, is its trajectory);
+2. run the foundation branch (FD) from the same z_T with the full prompt, recording its self-attention
+   keys and values and the cross-attention of the attribute tokens;
+3. parse the photo and the FD image and build the attribute masks;
+4. sample PD again with FASA: its conditional queries also see FD's keys inside the mask;
+5. asymmetric prompt guidance (APG) for abstract attributes;
+6. decode.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+import PIL.Image
+import torch
+
+from freecure_edit.attention import AttentionController, default_fasa_layers, default_omega
+from freecure_edit.backbones.base import PromptPair
+from freecure_edit.config import CureConfig, CureStats
+from freecure_edit.inversion import ExactInversion, Inversion
+from freecure_edit.inversion.base import ddim_invert
+from freecure_edit.masks import AttributeMasks, build_attribute_masks
+from freecure_edit.prompts import ParsedPrompt, token_indices
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class CureRun:
+    """What one run of the method produced, at the working size."""
+
+    image: PIL.Image.Image
+    reconstruction: PIL.Image.Image | None
+    fd_image: PIL.Image.Image | None
+    masks: AttributeMasks | None
+    photo_parse: dict[str, torch.Tensor] | None
+    cross_attention: dict[str, torch.Tensor] = field(default_factory=dict)
+    ran_apg: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+class PhaseClock:
+    """Seconds and denoiser evaluations per phase, read off the backbone's counter."""
+
+    def __init__(self, backbone, stats: CureStats):
+        self.backbone = backbone
+        self.stats = stats
+
+    @contextmanager
+    def phase(self, name: str):
+        before = self.backbone.counter.snapshot()
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            used = self.backbone.counter.since(before)
+            self.stats.seconds[name] = self.stats.seconds.get(name, 0.0) + time.perf_counter() - started
+            self.stats.evaluations[name] = self.stats.evaluations.get(name, 0) + used.evaluations
+            self.stats.backward_passes += used.backward_passes
+
+
+def cure_at_working_size(
+    backbone,
+    parser,
+    photo: PIL.Image.Image,
+    parsed: ParsedPrompt,
+    config: CureConfig,
+    inversion: Inversion,
+    clock: PhaseClock,
+    progress: Progress | None = None,
+) -> CureRun:
+    """Cure `photo` (already at the working size, already inverted as `inversion`)."""
+    steps = config.steps
+    pd_guidance = config.photo_guidance
+    pd_pair = inversion.prompt_pair
+    fd_pair = inversion.encode(parsed.prompt, parsed.negative_prompt)
+    latent_size = tuple(inversion.zT.shape[-2:])
+    unet = backbone.unet
+    layers = list(config.fasa_layers) if config.fasa_layers else default_fasa_layers(unet)
+    omega = (default_omega(unet) if config.omega is None else config.omega) * config.strength
+    gamma = min(1.0, config.gamma * config.strength)
+    controller = AttentionController(
+        unet, fasa_layers=layers, latent_size=latent_size, cache_device=_cache_device(backbone, config)
+    )
+    warnings: list[str] = []
+
+    with controller.installed():
+        # 2. The foundation branch, from the same noise, with the full prompt.
+        with clock.phase("foundation"):
+            capture = _attribute_tokens(backbone, parsed)
+            fd_latent = _foundation_pass(
+                inversion, controller, fd_pair, pd_pair, config, capture, progress
+            )
+            fd_image = backbone.tensor_to_image(backbone.decode(fd_latent))
+        clock.stats.fd_cache_bytes = controller.cache_bytes
+
+        # 3. Where the attributes are: the photo's parse and the foundation image's.
+        with clock.phase("masks"):
+            photo_parse = parser.parse(photo)
+            masks = build_attribute_masks(
+                parsed, photo_parse, parser.parse(fd_image),
+                dilation_px=config.mask_dilation_px, feather_px=config.mask_feather_px,
+            )
+            warnings.extend(masks.warnings)
+
+        # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
+        apg_steps = _apg_step_count(parsed, gamma, steps)
+        branch_from = steps - apg_steps if config.apg == "branch" else steps
+        with clock.phase("fasa"):
+            # Strength 0 means no cure at all, not FASA at omega 0 (which still lets FD's keys in).
+            fasa_mask = masks.union if config.strength > 0 else torch.zeros_like(masks.union)
+            controller.inject(
+                pd_cond_rows=[1] if pd_guidance != 1.0 else [0],
+                mask=fasa_mask,
+                omega=omega,
+                steps=_fasa_steps(config, steps),
+            )
+            z = inversion.zT
+            for i in range(steps):
+                controller.step = i
+                pair = fd_pair if i >= branch_from else pd_pair
+                noise = inversion.predict_noise(i, z, pair, pd_guidance)
+                z = inversion.next_latent(i, z, noise, pd_pair, pd_guidance)
+                _report(progress, "fasa", i + 1, steps)
+
+        if apg_steps and config.apg == "reinvert":
+            controller.passthrough()
+            with clock.phase("apg"):
+                z = _reinvert_apg(inversion, z, pd_pair, fd_pair, config.guidance, apg_steps, progress)
+
+    # 6. Decode.
+    with clock.phase("decode"):
+        image = backbone.tensor_to_image(backbone.decode(z))
+        reconstruction = (
+            backbone.tensor_to_image(backbone.decode(inversion.z0))
+            if isinstance(inversion, ExactInversion)
+            else None
+        )
+    return CureRun(
+        image=image,
+        reconstruction=reconstruction,
+        fd_image=fd_image,
+        masks=masks,
+        photo_parse=photo_parse,
+        cross_attention=controller.cross_attention_maps(),
+        ran_apg=apg_steps > 0,
+        warnings=warnings,
+    )
+
+
+def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, progress):
+    """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory."""
+    steps = config.steps
+    use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
+    controller.record(fd_cond_row=1 if config.guidance != 1.0 else 0, capture_tokens=capture or None)
+    z = inversion.zT
+    for i in range(steps):
+        controller.step = i
+        noise = inversion.predict_noise(i, z, fd_pair, config.guidance)
+        if use_corrections:
+            z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance)
+        else:
+            z = inversion.schedule.step(z, noise, i)
+        _report(progress, "foundation", i + 1, steps)
+    return z
+
+
+def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, guidance, count, progress):
+    """The paper's APG: DDIM-invert the cured latent with the template to level gamma, then denoise it
+    with the full prompt. Plain DDIM both ways (3 gamma N evaluations), so it drifts as DDIM does."""
+    backbone, schedule = inversion.backbone, inversion.schedule
+    steps = schedule.num_steps
+    partial = ddim_invert(backbone, z_cured, pd_pair, schedule, 1.0, num_levels=count)
+    z = partial.latents[0]
+    for i in range(steps - count, steps):
+        noise = inversion.predict_noise(i, z, fd_pair, guidance)
+        z = schedule.step(z, noise, i)
+        _report(progress, "apg", i - (steps - count) + 1, count)
+    return z
+
+
+def _apg_step_count(parsed: ParsedPrompt, gamma: float, steps: int) -> int:
+    if not parsed.abstract:
+        return 0
+    return int(round(gamma * steps))
+
+
+def _fasa_steps(config: CureConfig, steps: int) -> set[int]:
+    start, end = config.fasa_steps
+    return {i for i in range(steps) if start * steps <= i < end * steps}
+
+
+def _attribute_tokens(backbone, parsed: ParsedPrompt) -> dict[str, list[int]]:
+    tokenizer = backbone.pipe.tokenizer
+    tokens = {}
+    for attribute in parsed.spatial:
+        indices = token_indices(tokenizer, parsed.prompt, attribute)
+        if indices:
+            tokens[attribute.name] = indices
+    return tokens
+
+
+def _cache_device(backbone, config: CureConfig):
+    if config.fd_cache_device is not None:
+        return config.fd_cache_device
+    # SDXL's cache is ~140 MB per step at 1024 px in fp16: on a GPU it waits on the CPU instead.
+    if backbone.kind == "sdxl" and backbone.device.type == "cuda":
+        return "cpu"
+    return None
+
+
+def _report(progress: Progress | None, phase: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(phase, done, total)
