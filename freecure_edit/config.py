@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from freecure_edit.errors import ConfigurationError
 
-METHODS = ("fasa",)
+METHODS = ("fasa", "rofa")
 APG_MODES = ("branch", "reinvert")
 INVERSIONS = ("exact", "ddim", "null-text", "negative-prompt")
 
@@ -15,7 +15,8 @@ INVERSIONS = ("exact", "ddim", "null-text", "negative-prompt")
 class CureConfig:
     """Settings of one cure. `None` means "the model's default" where that depends on the model.
 
-    method: "fasa" (the final paper's foundation-aware self-attention).
+    method: "fasa" (the final paper's foundation-aware self-attention) or "rofa" (the first version's
+      SAME masks and noise blending).
     steps, guidance: sampling steps, and the foundation branch's classifier-free guidance.
     pd_guidance: guidance of the photo branch; None follows `guidance` (the authors run both branches
       with CFG), 1.0 is cheaper (5N instead of 7N evaluations) but FASA is weaker per unit of omega.
@@ -37,6 +38,8 @@ class CureConfig:
     fd_cache_device: where the foundation branch's keys and values wait ("cpu" saves GPU memory);
       None keeps them on the model's device, except for SDXL on a GPU, where they go to the CPU.
     working_size: the side the photo is cured at; None is the model's native size (512 SD 1.5, 1024 SDXL).
+    rofa_start_step, rofa_weight: with method "rofa", the step from which the photo branch's noise is
+      blended toward the foundation's inside the SAME mask, and the blend's weight (the authors' 5, 0.75).
     """
 
     method: str = "fasa"
@@ -58,6 +61,8 @@ class CureConfig:
     template: str | None = None
     fd_cache_device: str | None = None
     working_size: int | None = None
+    rofa_start_step: int = 5
+    rofa_weight: float = 0.75
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
@@ -76,6 +81,8 @@ class CureConfig:
             raise ConfigurationError("fasa_steps must be (start, end) with 0 <= start <= end <= 1")
         if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or self.paste_feather_px < 0:
             raise ConfigurationError("mask dilation and feather must not be negative")
+        if self.rofa_start_step < 0 or not 0.0 <= self.rofa_weight <= 1.0:
+            raise ConfigurationError("rofa_start_step must be >= 0 and rofa_weight between 0 and 1")
         if self.working_size is not None and self.working_size < 8:
             raise ConfigurationError("working_size must be at least 8 pixels")
 

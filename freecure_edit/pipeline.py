@@ -7,7 +7,8 @@ this module is the method itself:
 2. run the foundation branch (FD) from the same z_T with the full prompt, recording its self-attention
    keys and values and the cross-attention of the attribute tokens;
 3. parse the photo and the FD image and build the attribute masks;
-4. sample PD again with FASA: its conditional queries also see FD's keys inside the mask;
+4. sample PD again with FASA: its conditional queries also see FD's keys inside the mask (or, with
+   method "rofa", blend its noise toward FD's inside the SAME mask);
 5. asymmetric prompt guidance (APG) for abstract attributes;
 6. decode.
 """
@@ -27,8 +28,9 @@ from freecure_edit.backbones.base import PromptPair
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
-from freecure_edit.masks import AttributeMasks, build_attribute_masks
+from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
 from freecure_edit.prompts import ParsedPrompt, token_indices
+from freecure_edit.rofa import blend_noise, same_masks
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,6 +69,7 @@ class PhaseClock:
             self.stats.backward_passes += used.backward_passes
 
 
+@torch.no_grad()
 def cure_at_working_size(
     backbone,
     parser,
@@ -96,7 +99,7 @@ def cure_at_working_size(
         # 2. The foundation branch, from the same noise, with the full prompt.
         with clock.phase("foundation"):
             capture = _attribute_tokens(backbone, parsed)
-            fd_latent = _foundation_pass(
+            fd_latent, fd_noise = _foundation_pass(
                 inversion, controller, fd_pair, pd_pair, config, capture, progress
             )
             fd_image = backbone.tensor_to_image(backbone.decode(fd_latent))
@@ -105,31 +108,36 @@ def cure_at_working_size(
         # 3. Where the attributes are: the photo's parse and the foundation image's.
         with clock.phase("masks"):
             photo_parse = parser.parse(photo)
-            masks = build_attribute_masks(
-                parsed, photo_parse, parser.parse(fd_image),
-                dilation_px=config.mask_dilation_px, feather_px=config.mask_feather_px,
-            )
+            fd_parse = parser.parse(fd_image)
+            if config.method == "rofa":
+                masks = same_masks(parsed, photo_parse, fd_parse, controller.cross_attention_maps(),
+                                   (photo.size[1], photo.size[0]))
+            else:
+                masks = build_attribute_masks(
+                    parsed, photo_parse, fd_parse,
+                    dilation_px=config.mask_dilation_px, feather_px=config.mask_feather_px,
+                )
             warnings.extend(masks.warnings)
 
         # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
         apg_steps = _apg_step_count(parsed, gamma, steps)
         branch_from = steps - apg_steps if config.apg == "branch" else steps
-        with clock.phase("fasa"):
-            # Strength 0 means no cure at all, not FASA at omega 0 (which still lets FD's keys in).
-            fasa_mask = masks.union if config.strength > 0 else torch.zeros_like(masks.union)
-            controller.inject(
-                pd_cond_rows=[1] if pd_guidance != 1.0 else [0],
-                mask=fasa_mask,
-                omega=omega,
-                steps=_fasa_steps(config, steps),
-            )
-            z = inversion.zT
-            for i in range(steps):
-                controller.step = i
-                pair = fd_pair if i >= branch_from else pd_pair
-                noise = inversion.predict_noise(i, z, pair, pd_guidance)
-                z = inversion.next_latent(i, z, noise, pd_pair, pd_guidance)
-                _report(progress, "fasa", i + 1, steps)
+        # Strength 0 means no cure at all, not FASA at omega 0 (which still lets FD's keys in).
+        cure_mask = masks.union if config.strength > 0 else torch.zeros_like(masks.union)
+        with clock.phase("fasa" if config.method == "fasa" else "rofa"):
+            if config.method == "fasa":
+                controller.inject(
+                    pd_cond_rows=[1] if pd_guidance != 1.0 else [0],
+                    mask=cure_mask,
+                    omega=omega,
+                    steps=_fasa_steps(config, steps),
+                )
+                blend = None
+            else:
+                controller.passthrough()
+                latent_mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
+                blend = (fd_noise, latent_mask)
+            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, progress)
 
         if apg_steps and config.apg == "reinvert":
             controller.passthrough()
@@ -156,21 +164,46 @@ def cure_at_working_size(
     )
 
 
+def _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, progress):
+    """Sample the photo branch from z_T with its corrections, under whatever the controller injects.
+
+    From step `branch_from` on it samples with the full prompt (APG by branching). With `blend` =
+    (foundation noise per step, latent mask), ROFA pulls its noise toward the foundation's.
+    """
+    steps, guidance = config.steps, config.photo_guidance
+    z = inversion.zT
+    for i in range(steps):
+        controller.step = i
+        pair = fd_pair if i >= branch_from else pd_pair
+        noise = inversion.predict_noise(i, z, pair, guidance)
+        if blend is not None and i >= config.rofa_start_step:
+            foundation_noise, latent_mask = blend
+            noise = blend_noise(noise, foundation_noise[i], latent_mask, config.rofa_weight)
+        z = inversion.next_latent(i, z, noise, pd_pair, guidance)
+        _report(progress, config.method, i + 1, steps)
+    return z
+
+
 def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, progress):
-    """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory."""
+    """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory.
+
+    Returns the final latent and the guided noise of every step (ROFA blends it into the photo branch).
+    """
     steps = config.steps
     use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
     controller.record(fd_cond_row=1 if config.guidance != 1.0 else 0, capture_tokens=capture or None)
     z = inversion.zT
+    noises = []
     for i in range(steps):
         controller.step = i
         noise = inversion.predict_noise(i, z, fd_pair, config.guidance)
+        noises.append(noise)
         if use_corrections:
             z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance)
         else:
             z = inversion.schedule.step(z, noise, i)
         _report(progress, "foundation", i + 1, steps)
-    return z
+    return z, noises
 
 
 def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, guidance, count, progress):

@@ -176,3 +176,18 @@ def test_a_cure_through_a_real_parser_loaded_from_disk(load_tiny, photo, tmp_pat
 
     assert float(result.masks["hair"].min()) == 1.0
     assert result.image.size == (56, 72)
+
+
+def test_the_cure_builds_no_autograd_graph(cure_with, photo, monkeypatch):
+    """Sampling with gradients on would keep every activation of every step alive."""
+    fc = cure_with("sd")
+    seen = []
+    original = fc.backbone.denoise
+
+    def recording_denoise(latents, timestep, conditioning):
+        seen.append(torch.is_grad_enabled())
+        return original(latents, timestep, conditioning)
+
+    monkeypatch.setattr(fc.backbone, "denoise", recording_denoise)
+    fc.cure(photo(64, 64), "a man with black curly hair, smiling", CureConfig(steps=3))
+    assert seen and not any(seen)
