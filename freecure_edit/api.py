@@ -38,12 +38,14 @@ class FreeCure:
     """A loaded diffusion pipeline and face parser, ready to cure photos.
 
     `parser` is a parser name ("segformer", "bisenet", "sam") loaded with `parser_model` and
-    `parser_options`, or an already-built `FaceParser`.
+    `parser_options`, or an already-built `FaceParser`. `face_analyzer` (from
+    `freecure_edit.faces.load_face_analyzer`) detects faces; without one the whole image is cured.
     """
 
     def __init__(self, pipe, parser: str | FaceParser = "segformer", parser_model: str | None = None,
-                 parser_options: dict | None = None):
+                 parser_options: dict | None = None, face_analyzer=None):
         self.pipe = pipe
+        self.face_analyzer = face_analyzer
         self.backbone = backbone_for(pipe)
         if isinstance(parser, FaceParser):
             self.parser = parser
@@ -65,19 +67,30 @@ class FreeCure:
         vae: str | None = None,
         allow_pickle: bool = False,
         parser_options: dict | None = None,
+        detector: str | None = "buffalo_l",
+        face_root: str | None = None,
     ) -> "FreeCure":
-        """Load the diffusion model (see `load_pipeline` for the sources) and the face parser."""
+        """Load the diffusion model (see `load_pipeline` for the sources), the face parser and, unless
+        `detector` is None, an insightface pack ("buffalo_l", "antelopev2") from `face_root` or
+        insightface's usual folder."""
+        analyzer = None
+        if detector is not None:
+            from freecure_edit.faces import load_face_analyzer
+
+            analyzer = load_face_analyzer(detector, root=face_root)
         pipe = load_pipeline(model, config=model_config, device=device, dtype=dtype, offload=offload,
                              vae=vae, allow_pickle=allow_pickle)
-        return cls(pipe, parser=parser, parser_model=parser_model, parser_options=parser_options)
+        return cls(pipe, parser=parser, parser_model=parser_model, parser_options=parser_options,
+                   face_analyzer=analyzer)
 
     # -- the cure -------------------------------------------------------------------------------------
 
     def cure(self, image, prompt: str, config: CureConfig | None = None, *, progress=None) -> CureResult:
         """Cure the attributes `prompt` names in `image` (a path, PIL image or `LoadedImage`).
 
-        The whole image is cured at the model's working size and blended back into the photo where the
-        attribute masks (and, for expressions, the face) are; every other pixel is the input's.
+        With a face detector, each selected face is cropped, cured at the model's working size and
+        pasted back; without one (or with `detect=False`) the whole image is. Only the attribute regions
+        (and, for expressions, the face) are blended in; every other pixel is the input's.
         `progress(phase, done, total)` is called as steps complete.
         """
         config = config or CureConfig()
@@ -87,45 +100,112 @@ class FreeCure:
             template=config.template,
             attributes=list(config.attributes) if config.attributes is not None else None,
         )
-        stats = CureStats()
         if not parsed.attributes:
             message = f"the prompt {prompt!r} names no facial attribute to cure; the photo is returned unchanged"
             logger.warning(message)
-            return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config, [message], stats)
+            return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config, [message])
+        if config.min_identity is None:
+            return self._cure_once(photo, parsed, config, progress)
+        return self._cure_keeping_identity(photo, parsed, config, progress)
 
+    def _cure_keeping_identity(self, photo, parsed, config: CureConfig, progress) -> CureResult:
+        """Retry at lower strength while the identity stays under `min_identity`; keep the best try."""
+        attempts = []
+        strength = config.strength
+        for _ in range(config.identity_retries + 1):
+            result = self._cure_once(photo, parsed, config.with_changes(strength=strength), progress)
+            attempts.append(result)
+            if result.identity_similarity is None or result.identity_similarity >= config.min_identity:
+                break
+            strength *= config.identity_retry_factor
+        best = max(attempts, key=lambda r: -2.0 if r.identity_similarity is None else r.identity_similarity)
+        best.attempts = len(attempts)
+        if best.identity_similarity is None:
+            best.warnings.append("min_identity was set but no face recogniser is loaded; identity not checked")
+        elif best.identity_similarity < config.min_identity:
+            best.below_threshold = True
+            best.warnings.append(
+                f"identity similarity {best.identity_similarity:.3f} stayed below {config.min_identity} after "
+                f"{len(attempts)} attempts (strength down to {strength:g}); the closest attempt is returned"
+            )
+        return best
+
+    def _cure_once(self, photo: PIL.Image.Image, parsed, config: CureConfig, progress) -> CureResult:
+        stats = CureStats()
+        clock = PhaseClock(self.backbone, stats)
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        clock = PhaseClock(self.backbone, stats)
-        working = self._working_image(photo, config)
         try:
-            with clock.phase("inversion"):
-                inversion = self._inversion(working, parsed.template, config, progress)
-            run = cure_at_working_size(
-                self.backbone, self.parser, working, parsed, config, inversion, clock, progress
-            )
+            if self.face_analyzer is not None and config.detect:
+                cured, runs, faces, warnings = self._cure_faces(photo, parsed, config, clock, progress)
+            else:
+                cured, runs, faces, warnings = self._cure_whole(photo, parsed, config, clock, progress)
         except torch.cuda.OutOfMemoryError:
             raise OutOfMemoryError(
-                f"the GPU ran out of memory curing at {working.size[0]}x{working.size[1]}; try --offload, "
-                "--fd-cache-device cpu or a smaller --working-size"
+                "the GPU ran out of memory; try --offload, --fd-cache-device cpu or a smaller --working-size"
             ) from None
-        with clock.phase("paste"):
-            paste_mask = _paste_mask(run, config)
-            cured = blend_into(photo, run.image, paste_mask, config.paste_feather_px)
         stats.peak_memory_bytes = _peak_memory_bytes()
-        masks = dict(run.masks.per_attribute)
-        masks.update(union=run.masks.union, paste=paste_mask)
+        first = runs[0]
+        masks = dict(first.masks.per_attribute)
+        masks.update(union=first.masks.union, paste=_paste_mask(first, config))
+        similarities = [face["identity_similarity"] for face in faces if face.get("identity_similarity") is not None]
         return CureResult(
             image=cured,
-            working_image=run.image,
-            reconstruction=run.reconstruction,
-            fd_image=run.fd_image,
+            working_image=first.image,
+            reconstruction=first.reconstruction,
+            fd_image=first.fd_image,
             masks=masks,
             attributes=list(parsed.attributes),
             template=parsed.template,
             config=config,
-            warnings=list(run.warnings),
+            warnings=warnings,
             stats=stats,
+            identity_similarity=min(similarities) if similarities else None,
+            faces=faces,
         )
+
+    def _cure_whole(self, photo, parsed, config, clock, progress):
+        working = self._working_image(photo, config)
+        run = self._run(working, parsed, config, clock, progress)
+        with clock.phase("paste"):
+            cured = blend_into(photo, run.image, _paste_mask(run, config), config.paste_feather_px)
+        return cured, [run], [], list(run.warnings)
+
+    def _cure_faces(self, photo, parsed, config, clock, progress):
+        from freecure_edit.faces import crop_face, paste_back, select_faces
+
+        with clock.phase("faces"):
+            chosen = select_faces(self.face_analyzer.detect(photo), config.face_selection)
+        side = config.working_size or self.backbone.native_size
+        current = photo
+        runs, reports, warnings = [], [], []
+        for face in chosen:
+            # Crop from the photo as cured so far, so that overlapping crops keep the earlier faces' cure.
+            with clock.phase("faces"):
+                crop = crop_face(current, face, size=side, margin=config.face_margin)
+            run = self._run(crop.image, parsed, config, clock, progress)
+            with clock.phase("paste"):
+                current = paste_back(current, run.image, crop, _paste_mask(run, config), config.paste_feather_px)
+            similarity = None
+            if self.face_analyzer.has_recognition:
+                with clock.phase("identity"):
+                    similarity = float(self.face_analyzer.identity_similarity(photo, current, face))
+            face_warnings = list(crop.warnings) + list(run.warnings)
+            warnings.extend(f"face {face.index}: {message}" for message in face_warnings)
+            runs.append(run)
+            reports.append({
+                "index": face.index,
+                "box": [round(float(v), 1) for v in face.box],
+                "score": round(float(face.score), 4),
+                "identity_similarity": similarity,
+                "warnings": face_warnings,
+            })
+        return current, runs, reports, warnings
+
+    def _run(self, working, parsed, config, clock, progress) -> CureRun:
+        with clock.phase("inversion"):
+            inversion = self._inversion(working, parsed.template, config, progress)
+        return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock, progress)
 
     # -- helpers ----------------------------------------------------------------------------------------
 

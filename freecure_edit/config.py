@@ -40,6 +40,12 @@ class CureConfig:
     working_size: the side the photo is cured at; None is the model's native size (512 SD 1.5, 1024 SDXL).
     rofa_start_step, rofa_weight: with method "rofa", the step from which the photo branch's noise is
       blended toward the foundation's inside the SAME mask, and the blend's weight (the authors' 5, 0.75).
+    detect: cure detected faces (crop, cure at the working size, paste back) when a face detector is
+      loaded; False cures the whole image.
+    faces: which detected faces: "largest", "all", or indices "0,2" (0 is the largest).
+    face_margin: the crop around a face, in face sizes on each side (0.6: hair, earrings, most hats).
+    min_identity: the lowest ArcFace similarity to the input face the user accepts; below it the cure
+      is retried at `identity_retry_factor` times the strength, up to `identity_retries` times.
     """
 
     method: str = "fasa"
@@ -63,6 +69,12 @@ class CureConfig:
     working_size: int | None = None
     rofa_start_step: int = 5
     rofa_weight: float = 0.75
+    detect: bool = True
+    faces: str = "largest"
+    face_margin: float = 0.6
+    min_identity: float | None = None
+    identity_retries: int = 2
+    identity_retry_factor: float = 0.5
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
@@ -83,8 +95,26 @@ class CureConfig:
             raise ConfigurationError("mask dilation and feather must not be negative")
         if self.rofa_start_step < 0 or not 0.0 <= self.rofa_weight <= 1.0:
             raise ConfigurationError("rofa_start_step must be >= 0 and rofa_weight between 0 and 1")
+        if self.identity_retries < 0 or not 0.0 < self.identity_retry_factor < 1.0:
+            raise ConfigurationError("identity_retries must be >= 0 and identity_retry_factor in (0, 1)")
+        if self.min_identity is not None and not -1.0 <= self.min_identity <= 1.0:
+            raise ConfigurationError("min_identity is a cosine similarity, between -1 and 1")
+        self.face_selection  # validates the syntax early
         if self.working_size is not None and self.working_size < 8:
             raise ConfigurationError("working_size must be at least 8 pixels")
+
+    @property
+    def face_selection(self) -> str | list[int]:
+        """`faces` as `select_faces` takes it."""
+        text = self.faces.strip().lower()
+        if text in ("largest", "all"):
+            return text
+        try:
+            return [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise ConfigurationError(
+                f"faces must be 'largest', 'all' or indices like '0,2', got {self.faces!r}"
+            ) from None
 
     @property
     def photo_guidance(self) -> float:

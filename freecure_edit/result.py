@@ -19,7 +19,10 @@ class CureResult:
     autoencoder, with the exact front end; None with the others) and the foundation branch, at the
     working size. masks: one (H, W) map in [0, 1] per
     spatial attribute at the working size, plus "union" (what FASA used) and "paste" (where the cure
-    was blended into the photo)."""
+    was blended into the photo). With several faces these intermediates are the first face's; `faces`
+    describes each cured face (index, box, score, identity similarity, warnings).
+    identity_similarity: the ArcFace cosine between input and cured face (the lowest over the faces),
+    None without a recogniser. below_threshold: it stayed under `min_identity` after `attempts` tries."""
 
     image: PIL.Image.Image
     working_image: PIL.Image.Image | None
@@ -32,6 +35,9 @@ class CureResult:
     warnings: list[str] = field(default_factory=list)
     stats: CureStats = field(default_factory=CureStats)
     identity_similarity: float | None = None
+    faces: list[dict] = field(default_factory=list)
+    below_threshold: bool = False
+    attempts: int = 1
 
     def summary(self) -> dict:
         """A JSON-ready description (no pixels)."""
@@ -42,6 +48,9 @@ class CureResult:
             ],
             "template": self.template,
             "identity_similarity": self.identity_similarity,
+            "below_threshold": self.below_threshold,
+            "attempts": self.attempts,
+            "faces": list(self.faces),
             "warnings": list(self.warnings),
             "config": self.config.to_dict(),
             "stats": self.stats.to_dict(),
