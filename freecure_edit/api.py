@@ -19,7 +19,7 @@ import torch
 from freecure_edit.backbones import backbone_for
 from freecure_edit.compose import blend_into
 from freecure_edit.config import CureConfig, CureStats
-from freecure_edit.errors import OutOfMemoryError
+from freecure_edit.errors import ConfigurationError, OutOfMemoryError
 from freecure_edit.inversion import invert
 from freecure_edit.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
@@ -40,10 +40,11 @@ class FreeCure:
     `parser` is a parser name ("segformer", "bisenet", "sam") loaded with `parser_model` and
     `parser_options`, or an already-built `FaceParser`. `face_analyzer` (from
     `freecure_edit.faces.load_face_analyzer`) detects faces; without one the whole image is cured.
+    `sam_checkpoint` (a segment-anything vit_b/l/h file) enables `refine="sam"`.
     """
 
     def __init__(self, pipe, parser: str | FaceParser = "segformer", parser_model: str | None = None,
-                 parser_options: dict | None = None, face_analyzer=None):
+                 parser_options: dict | None = None, face_analyzer=None, sam_checkpoint: str | None = None):
         self.pipe = pipe
         self.face_analyzer = face_analyzer
         self.backbone = backbone_for(pipe)
@@ -51,6 +52,11 @@ class FreeCure:
             self.parser = parser
         else:
             self.parser = load_parser(parser, parser_model, device=self.backbone.device, **(parser_options or {}))
+        self.refiner = None
+        if sam_checkpoint is not None:
+            from freecure_edit.masks import SamRefiner
+
+            self.refiner = SamRefiner.from_checkpoint(sam_checkpoint, device=self.backbone.device)
         self._inversions: OrderedDict[tuple, object] = OrderedDict()
 
     @classmethod
@@ -69,6 +75,7 @@ class FreeCure:
         parser_options: dict | None = None,
         detector: str | None = "buffalo_l",
         face_root: str | None = None,
+        sam_checkpoint: str | None = None,
     ) -> "FreeCure":
         """Load the diffusion model (see `load_pipeline` for the sources), the face parser and, unless
         `detector` is None, an insightface pack ("buffalo_l", "antelopev2") from `face_root` or
@@ -81,7 +88,7 @@ class FreeCure:
         pipe = load_pipeline(model, config=model_config, device=device, dtype=dtype, offload=offload,
                              vae=vae, allow_pickle=allow_pickle)
         return cls(pipe, parser=parser, parser_model=parser_model, parser_options=parser_options,
-                   face_analyzer=analyzer)
+                   face_analyzer=analyzer, sam_checkpoint=sam_checkpoint)
 
     # -- the cure -------------------------------------------------------------------------------------
 
@@ -94,6 +101,8 @@ class FreeCure:
         `progress(phase, done, total)` is called as steps complete.
         """
         config = config or CureConfig()
+        if config.refine == "sam" and self.refiner is None:
+            raise ConfigurationError("refine='sam' needs a SAM checkpoint: pass --sam-checkpoint PATH (sam_vit_b_01ec64.pth)")
         photo = _rgb_photo(image)
         parsed = parse_prompt(
             prompt,
@@ -162,6 +171,7 @@ class FreeCure:
             stats=stats,
             identity_similarity=min(similarities) if similarities else None,
             faces=faces,
+            mask_sources=dict(first.mask_sources),
         )
 
     def _cure_whole(self, photo, parsed, config, clock, progress):
@@ -205,7 +215,8 @@ class FreeCure:
     def _run(self, working, parsed, config, clock, progress) -> CureRun:
         with clock.phase("inversion"):
             inversion = self._inversion(working, parsed.template, config, progress)
-        return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock, progress)
+        return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock,
+                                    progress, refiner=self.refiner)
 
     # -- helpers ----------------------------------------------------------------------------------------
 

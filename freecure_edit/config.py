@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from freecure_edit.errors import ConfigurationError
 
 METHODS = ("fasa", "rofa")
+REFINERS = ("none", "sam")
 APG_MODES = ("branch", "reinvert")
 INVERSIONS = ("exact", "ddim", "null-text", "negative-prompt")
 
@@ -40,6 +41,8 @@ class CureConfig:
     working_size: the side the photo is cured at; None is the model's native size (512 SD 1.5, 1024 SDXL).
     rofa_start_step, rofa_weight: with method "rofa", the step from which the photo branch's noise is
       blended toward the foundation's inside the SAME mask, and the blend's weight (the authors' 5, 0.75).
+    refine: "sam" tightens each attribute's mask with segment-anything (needs a SAM checkpoint), and
+      gives words the parser has no label for (a scarf) a mask from the foundation's attention.
     detect: cure detected faces (crop, cure at the working size, paste back) when a face detector is
       loaded; False cures the whole image.
     faces: which detected faces: "largest", "all", or indices "0,2" (0 is the largest).
@@ -69,6 +72,7 @@ class CureConfig:
     working_size: int | None = None
     rofa_start_step: int = 5
     rofa_weight: float = 0.75
+    refine: str = "none"
     detect: bool = True
     faces: str = "largest"
     face_margin: float = 0.6
@@ -80,6 +84,7 @@ class CureConfig:
         _check_choice("method", self.method, METHODS)
         _check_choice("apg", self.apg, APG_MODES)
         _check_choice("inversion", self.inversion, INVERSIONS)
+        _check_choice("refine", self.refine, REFINERS)
         if self.steps < 1:
             raise ConfigurationError("steps must be at least 1")
         if self.guidance < 1.0 or (self.pd_guidance is not None and self.pd_guidance < 1.0):

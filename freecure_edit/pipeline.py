@@ -30,6 +30,7 @@ from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
 from freecure_edit.prompts import ParsedPrompt, token_indices
+from freecure_edit.refine import attention_placed, refine_masks
 from freecure_edit.rofa import blend_noise, same_masks
 
 Progress = Callable[[str, int, int], None]
@@ -45,6 +46,7 @@ class CureRun:
     masks: AttributeMasks | None
     photo_parse: dict[str, torch.Tensor] | None
     cross_attention: dict[str, torch.Tensor] = field(default_factory=dict)
+    mask_sources: dict[str, str] = field(default_factory=dict)
     ran_apg: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -79,8 +81,10 @@ def cure_at_working_size(
     inversion: Inversion,
     clock: PhaseClock,
     progress: Progress | None = None,
+    refiner=None,
 ) -> CureRun:
-    """Cure `photo` (already at the working size, already inverted as `inversion`)."""
+    """Cure `photo` (already at the working size, already inverted as `inversion`); `refiner` is the
+    SamRefiner that `refine="sam"` needs."""
     steps = config.steps
     pd_guidance = config.photo_guidance
     pd_pair = inversion.prompt_pair
@@ -98,7 +102,7 @@ def cure_at_working_size(
     with controller.installed():
         # 2. The foundation branch, from the same noise, with the full prompt.
         with clock.phase("foundation"):
-            capture = _attribute_tokens(backbone, parsed)
+            capture = _attribute_tokens(backbone, parsed, with_placed_abstract=config.refine == "sam")
             fd_latent, fd_noise = _foundation_pass(
                 inversion, controller, fd_pair, pd_pair, config, capture, progress
             )
@@ -117,7 +121,14 @@ def cure_at_working_size(
                     parsed, photo_parse, fd_parse,
                     dilation_px=config.mask_dilation_px, feather_px=config.mask_feather_px,
                 )
-            warnings.extend(masks.warnings)
+        mask_sources = {name: "parser" for name in masks.per_attribute}
+        if config.refine == "sam":
+            with clock.phase("sam"):
+                masks, mask_sources = refine_masks(
+                    refiner, parsed, masks, photo, fd_image, controller.cross_attention_maps(),
+                    config.mask_dilation_px, config.mask_feather_px,
+                )
+        warnings.extend(masks.warnings)
 
         # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
         apg_steps = _apg_step_count(parsed, gamma, steps)
@@ -159,6 +170,7 @@ def cure_at_working_size(
         masks=masks,
         photo_parse=photo_parse,
         cross_attention=controller.cross_attention_maps(),
+        mask_sources=mask_sources,
         ran_apg=apg_steps > 0,
         warnings=warnings,
     )
@@ -231,10 +243,11 @@ def _fasa_steps(config: CureConfig, steps: int) -> set[int]:
     return {i for i in range(steps) if start * steps <= i < end * steps}
 
 
-def _attribute_tokens(backbone, parsed: ParsedPrompt) -> dict[str, list[int]]:
+def _attribute_tokens(backbone, parsed: ParsedPrompt, with_placed_abstract: bool) -> dict[str, list[int]]:
     tokenizer = backbone.pipe.tokenizer
     tokens = {}
-    for attribute in parsed.spatial:
+    wanted = [a for a in parsed.attributes if a.is_spatial or (with_placed_abstract and attention_placed(a))]
+    for attribute in wanted:
         indices = token_indices(tokenizer, parsed.prompt, attribute)
         if indices:
             tokens[attribute.name] = indices

@@ -20,7 +20,8 @@ class CureResult:
     working size. masks: one (H, W) map in [0, 1] per
     spatial attribute at the working size, plus "union" (what FASA used) and "paste" (where the cure
     was blended into the photo). With several faces these intermediates are the first face's; `faces`
-    describes each cured face (index, box, score, identity similarity, warnings).
+    describes each cured face (index, box, score, identity similarity, warnings). mask_sources says
+    where each attribute's mask came from: "parser", "sam", or "attention" (less certain).
     identity_similarity: the ArcFace cosine between input and cured face (the lowest over the faces),
     None without a recogniser. below_threshold: it stayed under `min_identity` after `attempts` tries."""
 
@@ -36,6 +37,7 @@ class CureResult:
     stats: CureStats = field(default_factory=CureStats)
     identity_similarity: float | None = None
     faces: list[dict] = field(default_factory=list)
+    mask_sources: dict[str, str] = field(default_factory=dict)
     below_threshold: bool = False
     attempts: int = 1
 
@@ -51,6 +53,7 @@ class CureResult:
             "below_threshold": self.below_threshold,
             "attempts": self.attempts,
             "faces": list(self.faces),
+            "mask_sources": dict(self.mask_sources),
             "warnings": list(self.warnings),
             "config": self.config.to_dict(),
             "stats": self.stats.to_dict(),
