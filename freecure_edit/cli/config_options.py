@@ -1,0 +1,139 @@
+"""One command-line option per CureConfig field, with the dataclass's own default.
+
+The defaults are read off the dataclass, so the CLI cannot drift from the library. Ranges are not
+repeated here: CureConfig validates its values and its ConfigurationError exits with the usage code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
+
+import click
+
+from freecure_edit.config import APG_MODES, INVERSIONS, METHODS, REFINERS, CureConfig
+
+
+@dataclass(frozen=True)
+class ConfigOption:
+    flag: str  # the option as typed; "--x/--no-x" for a switch
+    help: str
+    type: Any = None
+    repeatable: bool = False
+    nargs: int = 1
+    none_means: str | None = None  # shown as the default when the field defaults to None
+
+    @property
+    def is_switch(self) -> bool:
+        return "/" in self.flag
+
+
+CONFIG_OPTIONS: dict[str, ConfigOption] = {
+    "method": ConfigOption("--method", "The cure method: fasa (the paper's foundation-aware self-attention) or "
+                           "rofa (its first version's SAME masks and noise blending).", click.Choice(METHODS)),
+    "steps": ConfigOption("--steps", "Sampling steps N (the cost is about 7N denoiser evaluations).", int),
+    "guidance": ConfigOption("--guidance", "Classifier-free guidance of the foundation branch.", float),
+    "pd_guidance": ConfigOption("--pd-guidance", "Guidance of the photo branch; 1 is cheaper (5N instead of 7N "
+                                "evaluations) but FASA is weaker per unit of omega.", float,
+                                none_means="same as --guidance"),
+    "omega": ConfigOption("--omega", "FASA's logit boost of the foundation keys inside the mask.", float,
+                          none_means="0.5 on SD 1.x, 1.5 on SDXL"),
+    "strength": ConfigOption("--strength", "Scales omega and gamma together; 0 changes nothing.", float),
+    "fasa_layers": ConfigOption("--fasa-layer", "A self-attention processor name FASA acts on; repeat for several.",
+                                str, repeatable=True, none_means="the authors' layers for the model"),
+    "fasa_steps": ConfigOption("--fasa-steps", "The fraction of the steps, START END, during which FASA acts.",
+                               float, nargs=2),
+    "gamma": ConfigOption("--gamma", "APG restarts from this fraction of the noise schedule.", float),
+    "apg": ConfigOption("--apg", "Asymmetric prompt guidance for abstract attributes: branch (free) or reinvert "
+                        "(the paper's, 3 gamma N more evaluations).", click.Choice(APG_MODES)),
+    "inversion": ConfigOption("--inversion", "The inversion front end.", click.Choice(INVERSIONS)),
+    "fd_corrections": ConfigOption("--fd-corrections/--no-fd-corrections", "Keep the foundation branch on the "
+                                   "photo's layout with the exact inversion's corrections."),
+    "mask_dilation_px": ConfigOption("--mask-dilation-px", "Grow the attribute masks by this many working pixels.",
+                                     int),
+    "mask_feather_px": ConfigOption("--mask-feather-px", "Soften the attribute masks' edges over this many working "
+                                    "pixels.", float),
+    "paste_feather_px": ConfigOption("--paste-feather-px", "The soft edge of the paste-back into the photo, in "
+                                     "photo pixels.", float),
+    "attributes": ConfigOption("--attribute", "An attribute phrase to cure instead of those the prompt parser "
+                               "finds; repeat for several.", str, repeatable=True,
+                               none_means="the prompt's attributes"),
+    "template": ConfigOption("--template", "The subject prompt used to invert the photo.", str,
+                             none_means="from the prompt"),
+    "fd_cache_device": ConfigOption("--fd-cache-device", "Where the foundation branch's keys and values wait "
+                                    "(cpu saves GPU memory).", str,
+                                    none_means="the model's device; cpu for SDXL on a GPU"),
+    "working_size": ConfigOption("--working-size", "The side in pixels the photo is cured at.", int,
+                                 none_means="512 on SD 1.x, 1024 on SDXL"),
+    "rofa_start_step": ConfigOption("--rofa-start-step", "With --method rofa, the step from which the photo "
+                                    "branch's noise is blended toward the foundation's.", int),
+    "rofa_weight": ConfigOption("--rofa-weight", "With --method rofa, the weight of that blend inside the mask.",
+                                float),
+    "refine": ConfigOption("--refine", "sam tightens each attribute's mask with segment-anything (see "
+                           "--sam-checkpoint) and gives words the parser has no label for a mask from attention.",
+                           click.Choice(REFINERS)),
+    "detect": ConfigOption("--detect/--no-detect", "Find the faces and cure each in an upright crop at the "
+                           "working size; --no-detect cures the whole image (and needs no face detector)."),
+    "faces": ConfigOption("--faces", "Which detected faces: largest, all, or indices such as 0,2 (0 is the "
+                          "largest; `freecure-edit faces` lists them).", str),
+    "face_margin": ConfigOption("--face-margin", "The crop around a face, in face sizes on each side.", float),
+    "min_identity": ConfigOption("--min-identity", "The lowest identity similarity (ArcFace cosine) to accept; "
+                                 "below it the cure is retried at lower strength, then exits with code 6.", float,
+                                 none_means="no check"),
+    "identity_retries": ConfigOption("--identity-retries", "How many times to retry below --min-identity.", int),
+    "identity_retry_factor": ConfigOption("--identity-retry-factor", "Each retry multiplies the strength by this.",
+                                          float),
+}
+
+
+def config_defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(CureConfig) if f.default is not MISSING}
+
+
+def option_name(field_name: str) -> str:
+    """The Python parameter name click gives the option of `field_name`."""
+    return f"config_{field_name}"
+
+
+def _click_option(field_name: str, spec: ConfigOption, default: Any):
+    help_text = spec.help if spec.none_means is None else f"{spec.help}  [default: {spec.none_means}]"
+    kwargs: dict[str, Any] = {"help": help_text}
+    if spec.repeatable:
+        kwargs.update(multiple=True, type=spec.type)
+    elif spec.is_switch:
+        kwargs.update(default=default, show_default=True)
+    else:
+        kwargs.update(type=spec.type, nargs=spec.nargs, default=default, show_default=default is not None)
+    metavar = {"fasa_steps": "START END", "fasa_layers": "NAME", "attributes": "PHRASE"}.get(field_name)
+    if metavar:
+        kwargs["metavar"] = metavar
+    return click.option(spec.flag, option_name(field_name), **kwargs)
+
+
+def cure_config_options(command):
+    """Decorate a click command with every CureConfig option (in the dataclass's order in --help)."""
+    defaults = config_defaults()
+    for field_name in reversed(list(CONFIG_OPTIONS)):
+        command = _click_option(field_name, CONFIG_OPTIONS[field_name], defaults.get(field_name))(command)
+    return command
+
+
+def config_values(params: dict[str, Any]) -> dict[str, Any]:
+    """CureConfig keyword arguments from a command's parameters; unused repeatable options are None."""
+    values = {}
+    for field_name, spec in CONFIG_OPTIONS.items():
+        value = params[option_name(field_name)]
+        if spec.repeatable or spec.nargs > 1:
+            value = tuple(value) if value else None
+        values[field_name] = value
+    return values
+
+
+def explicitly_given(context: click.Context) -> set[str]:
+    """The CureConfig fields whose option the user typed (rather than left at the default)."""
+    given = set()
+    for field_name in CONFIG_OPTIONS:
+        source = context.get_parameter_source(option_name(field_name))
+        if source is not None and source != click.core.ParameterSource.DEFAULT:
+            given.add(field_name)
+    return given

@@ -1,0 +1,81 @@
+"""`freecure-edit explain --prompt TEXT`: how a prompt is read, without loading any model.
+
+Spatial attributes (a region the face parser can find: hair, eyes, glasses...) are cured by FASA inside
+their mask; abstract ones (expressions, and words the parser does not know) by APG over the face.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from freecure_edit.cli.failures import reported_errors
+
+ROUTES = {"spatial": "FASA", "abstract": "APG"}
+
+
+def attribute_report(attribute) -> dict:
+    return {
+        "text": attribute.text,
+        "name": attribute.name,
+        "kind": attribute.kind,
+        "labels": list(attribute.labels),
+        "remove": attribute.remove,
+        "known": attribute.known,
+        "span": list(attribute.span) if attribute.span is not None else None,
+        "route": ROUTES[attribute.kind],
+    }
+
+
+def prompt_report(parsed) -> dict:
+    attributes = [attribute_report(attribute) for attribute in parsed.attributes]
+    return {
+        "prompt": parsed.prompt,
+        "template": parsed.template,
+        "negative_prompt": parsed.negative_prompt,
+        "attributes": attributes,
+        "fasa": [a["name"] for a in attributes if a["route"] == "FASA"],
+        "apg": [a["name"] for a in attributes if a["route"] == "APG"],
+    }
+
+
+def _attribute_line(attribute: dict) -> str:
+    labels = "labels " + ", ".join(attribute["labels"]) if attribute["labels"] else "no region (whole face)"
+    notes = []
+    if attribute["remove"]:
+        notes.append("removed: in the foundation branch's negative prompt")
+    if not attribute["known"]:
+        notes.append("not a known face word, treated as abstract")
+    extra = f"  ({'; '.join(notes)})" if notes else ""
+    return (f"  {attribute['name']:<12} {attribute['kind']:<9} -> {attribute['route']:<5} "
+            f"{attribute['text']!r}, {labels}{extra}")
+
+
+def text_report(report: dict) -> str:
+    lines = [f"prompt:    {report['prompt']}", f"template:  {report['template']}  (inverts the photo)"]
+    if report["negative_prompt"]:
+        lines.append(f"negative:  {report['negative_prompt']}  (the foundation branch avoids it)")
+    if report["attributes"]:
+        lines.append("attributes:")
+        lines.extend(_attribute_line(attribute) for attribute in report["attributes"])
+    else:
+        lines.append("attributes: none; `fix` would leave the photo unchanged")
+    return "\n".join(lines)
+
+
+@click.command("explain")
+@click.option("-p", "--prompt", required=True, help="The prompt to read, as given to `fix`.")
+@click.option("--template", help="Override the subject template, as `fix --template` does.")
+@click.option("--attribute", "attributes", multiple=True, metavar="PHRASE",
+              help="Override the attributes, as `fix --attribute` does; repeat for several.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def explain(prompt: str, template: str | None, attributes: tuple[str, ...], as_json: bool, debug: bool) -> None:
+    """Show the template and the attributes PROMPT names: kind, parser labels, removal, FASA or APG."""
+    with reported_errors(debug):
+        from freecure_edit.prompts import parse_prompt
+
+        parsed = parse_prompt(prompt, template=template, attributes=list(attributes) or None)
+        report = prompt_report(parsed)
+        click.echo(json.dumps(report, ensure_ascii=False) if as_json else text_report(report))

@@ -1,0 +1,83 @@
+"""`freecure-edit faces INPUT`: the faces the detector finds, largest first, and which are too small.
+
+A face is too small when its crop at the model's working size would enlarge it more than
+faces.crop.UPSCALE_WARNING times: the model then invents its detail instead of keeping the photo's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from freecure_edit.cli.failures import reported_errors
+from freecure_edit.cli.quiet import quiet_libraries
+from freecure_edit.cli.messages import warn
+from freecure_edit.cli.model_options import DEFAULT_FACE_PACK
+
+
+def face_report(face, photo, crop_size: int) -> dict:
+    from freecure_edit.faces import UPSCALE_WARNING, crop_face
+
+    crop = crop_face(photo, face, size=crop_size)
+    return {
+        "index": face.index,
+        "box": [round(value, 1) for value in face.box],
+        "score": round(face.score, 4),
+        "width": round(face.width, 1),
+        "height": round(face.height, 1),
+        "crop_scale": round(crop.scale, 3),
+        "too_small": crop.scale > UPSCALE_WARNING,
+        "warnings": list(crop.warnings),
+    }
+
+
+def _face_line(face: dict) -> str:
+    x0, y0, x1, y1 = face["box"]
+    line = (f"  {face['index']:>2}  box ({x0:g}, {y0:g}) - ({x1:g}, {y1:g})  {face['width']:g}x{face['height']:g} px  "
+            f"score {face['score']:.2f}")
+    if face["too_small"]:
+        line += f"  too small: enlarged {face['crop_scale']:.1f}x"
+    return line
+
+
+def text_report(path: Path, faces: list[dict]) -> str:
+    if not faces:
+        return f"no face found in {path}"
+    lines = [f"{len(faces)} face(s) in {path}, largest first:"]
+    lines.extend(_face_line(face) for face in faces)
+    return "\n".join(lines)
+
+
+@click.command("faces")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--face-pack", default=DEFAULT_FACE_PACK, show_default=True, help="The insightface model pack.")
+@click.option("--face-root", type=click.Path(path_type=Path),
+              help="The pack's folder, a folder holding it, or an insightface root  "
+                   "[default: $INSIGHTFACE_HOME, else ~/.insightface]")
+@click.option("--crop-size", type=click.IntRange(min=1), default=512, show_default=True,
+              help="The model's working size the face is cropped to: 512 for SD 1.5, 1024 for SDXL.")
+@click.option("--max-pixels", type=click.IntRange(min=0),
+              help="Refuse an input with more pixels than this; 0 for no limit  [default: 100 million]")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def faces(input_path: Path, face_pack: str, face_root: Path | None, crop_size: int,
+          max_pixels: int | None, as_json: bool, debug: bool) -> None:
+    """List the faces found in the photo INPUT: index, box, score, and whether each is too small."""
+    with reported_errors(debug):
+        quiet_libraries(debug)
+        from freecure_edit.faces import load_face_analyzer
+        from freecure_edit.io import DEFAULT_MAX_PIXELS, load_image
+
+        limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+        loaded = load_image(input_path, max_pixels=limit)
+        for text in loaded.warnings:
+            warn(text)
+        photo = loaded.rgb
+        analyzer = load_face_analyzer(face_pack, root=face_root)
+        found = [face_report(face, photo, crop_size) for face in analyzer.detect(photo)]
+        if as_json:
+            click.echo(json.dumps({"input": str(input_path), "faces": found}))
+        else:
+            click.echo(text_report(input_path, found))

@@ -1,0 +1,30 @@
+"""Where `fix` writes, checked before any model loads, and what it stores in the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from freecure_edit import __version__
+from freecure_edit.config import CureConfig
+from freecure_edit.errors import ConfigurationError
+from freecure_edit.imageio.paths import check_output_path, default_output_path, output_format_for
+
+
+def output_target(input_path: Path, output: Path | None, *, overwrite: bool) -> Path:
+    """The output path (default INPUT-stem.cured.png next to the input), refused now if it cannot be
+    written: an unknown extension, the input itself, or an existing file without --overwrite."""
+    target = output if output is not None else default_output_path(input_path)
+    output_format_for(target)
+    check_output_path(target, input_path, overwrite=overwrite)
+    return target
+
+
+def check_intermediates_folder(folder: Path | None) -> None:
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise ConfigurationError(f"--save-intermediates {folder}: is a file, not a folder")
+
+
+def stored_parameters(prompt: str, config: CureConfig, models: dict[str, str]) -> dict[str, Any]:
+    """The generation parameters embedded in the output, enough to run the same edit again."""
+    return {"prompt": prompt, "config": config.to_dict(), **models, "freecure_edit_version": __version__}

@@ -1,0 +1,144 @@
+"""The work of `fix`, cheapest refusals first: options, output path and input are all checked before
+any model loads, so a typo costs a second, not a model load."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from freecure_edit.cli.config_options import config_values
+from freecure_edit.cli.estimate import Estimate, expected_evaluations, measure_evaluation_seconds
+from freecure_edit.cli.fix_output import check_intermediates_folder, output_target, stored_parameters
+from freecure_edit.cli.fix_report import estimate_line, result_json, summary_line
+from freecure_edit.cli.messages import note, warn
+from freecure_edit.cli.model_options import check_face_pack, load_freecure, model_choice
+from freecure_edit.cli.presets import apply_presets
+from freecure_edit.cli.progress import PhaseProgress, phase_plan
+from freecure_edit.cli.quiet import quiet_libraries, quiet_loaded_libraries
+from freecure_edit.errors import IdentityBelowThresholdError
+
+
+@dataclass
+class FixOutcome:
+    result: Any  # CureResult
+    input_path: Path
+    output: Path
+    estimate: Estimate
+    input_warnings: list[str]
+    notes: list[str]
+    intermediates: list[Path]
+    device: str
+    seconds: float
+
+    @property
+    def failure(self) -> IdentityBelowThresholdError | None:
+        """The output was written, but the identity stayed below --min-identity: exit code 6."""
+        result = self.result
+        if not result.below_threshold:
+            return None
+        return IdentityBelowThresholdError(
+            f"identity similarity {result.identity_similarity:.3f} is below --min-identity "
+            f"{result.config.min_identity:g} after {result.attempts} attempt(s); the closest one was written to "
+            f"{self.output}"
+        )
+
+
+def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
+    started = time.perf_counter()
+    quiet_libraries(params["debug"])
+    from freecure_edit.config import CureConfig
+    from freecure_edit.devices import pick_device
+    from freecure_edit.io import DEFAULT_MAX_PIXELS, load_image, save_image
+    from freecure_edit.prompts import parse_prompt
+
+    prompt, input_path = params["prompt"], params["input_path"]
+    device = pick_device(params["device"])
+    values, notes = apply_presets(config_values(params), given, draft=params["draft"], device_type=device.type)
+    config = CureConfig(**values)
+    choice = model_choice(params, config.refine)
+    overrides = list(config.attributes) if config.attributes is not None else None
+    parsed = parse_prompt(prompt, template=config.template, attributes=overrides)
+    target = output_target(input_path, params["output"], overwrite=params["overwrite"])
+    check_intermediates_folder(params["save_intermediates"])
+    limit = DEFAULT_MAX_PIXELS if params["max_pixels"] is None else (params["max_pixels"] or None)
+    loaded = load_image(input_path, max_pixels=limit)
+    for text in notes:
+        note(text)
+    for text in loaded.warnings:
+        warn(text)
+
+    if parsed.attributes:
+        if config.detect:
+            check_face_pack(choice)
+        quiet_loaded_libraries(params["debug"])
+        result, estimate = _cure(load_freecure(choice, device, detect=config.detect), loaded, prompt, parsed, config)
+    else:
+        result, estimate = _unchanged(loaded, prompt, parsed, config), Estimate({})
+    for text in result.warnings:
+        warn(text)
+
+    parameters = stored_parameters(prompt, config, choice.parameters(config.detect))
+    save_image(loaded.restore(result.image), target, source=loaded, parameters=parameters,
+               quality=params["jpeg_quality"], overwrite=params["overwrite"])
+    folder = params["save_intermediates"]
+    intermediates = result.save_intermediates(folder) if folder is not None else []
+    return FixOutcome(result, input_path, target, estimate, list(loaded.warnings), notes, intermediates,
+                      device.type, time.perf_counter() - started)
+
+
+def _cure(cure, loaded, prompt: str, parsed, config):
+    """Estimate the time, then cure with a progress display."""
+    if cure.face_analyzer is not None and config.detect:
+        from freecure_edit.faces import select_faces
+
+        # Detecting here too costs a fraction of a second, and it tells the estimate how many faces
+        # there are (and ends a photo without a face before any denoising).
+        faces = len(select_faces(cure.face_analyzer.detect(loaded.rgb), config.face_selection))
+        side = config.working_size or cure.backbone.native_size
+        working_size = (side, side)
+    else:
+        faces, working_size = 1, cure.working_size(loaded.size, config)
+    estimate = expected_evaluations(config, parsed, faces=faces)
+    seconds = measure_evaluation_seconds(cure.backbone, working_size, parsed.template, config.photo_guidance)
+    estimate = replace(estimate, seconds_per_evaluation=seconds)
+    note(estimate_line(estimate, cure.backbone.device.type))
+    with PhaseProgress(phase_plan(config, parsed)) as display:
+        result = cure.cure(loaded, prompt, config, progress=display)
+        display.finish()
+    return result, estimate
+
+
+def _unchanged(loaded, prompt: str, parsed, config):
+    """The result of a prompt that names no attribute, made without loading any model."""
+    from freecure_edit.result import CureResult
+
+    message = (
+        f"the prompt {prompt!r} names no facial attribute to cure, so the output is the photo unchanged; "
+        "`freecure-edit explain --prompt ...` shows how a prompt is read"
+    )
+    return CureResult(loaded.rgb.copy(), None, None, None, {}, [], parsed.template, config, [message])
+
+
+def report_outcome(outcome: FixOutcome, *, as_json: bool) -> None:
+    result = outcome.result
+    if not as_json:
+        click.echo(summary_line(result.attributes, len(result.faces), outcome.output, result.identity_similarity,
+                                outcome.seconds))
+        return
+    summary = result.summary()
+    summary["warnings"] = outcome.input_warnings + summary["warnings"]
+    click.echo(result_json(
+        summary,
+        outcome.failure,
+        input=str(outcome.input_path),
+        output=str(outcome.output),
+        device=outcome.device,
+        notes=outcome.notes,
+        estimate=outcome.estimate.to_dict(),
+        intermediates=[str(path) for path in outcome.intermediates],
+        seconds=round(outcome.seconds, 3),
+    ))
