@@ -14,6 +14,7 @@ _LAZY_NAMES = {
     "FreeCure": "freecure_edit.api",
     "CureConfig": "freecure_edit.config",
     "CureResult": "freecure_edit.result",
+    "CureCallbacks": "freecure_edit.callbacks",
     "parse_prompt": "freecure_edit.prompts",
     "load_parser": "freecure_edit.masks",
     "load_image": "freecure_edit.io",

@@ -17,6 +17,7 @@ import PIL.Image
 import torch
 
 from freecure_edit.backbones import backbone_for
+from freecure_edit.callbacks import CureCallbacks
 from freecure_edit.compose import blend_into
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 # The parser labels that make up a face, for the paste-back of expressions, which have no region.
 FACE_LABELS = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip")
 INVERSION_CACHE_SIZE = 2
+# Attributes are parts of a face: a mask over more than this share of a whole photo is suspicious.
+MASK_COVERAGE_WARNING = 0.5
 
 
 class FreeCure:
@@ -92,15 +95,22 @@ class FreeCure:
 
     # -- the cure -------------------------------------------------------------------------------------
 
-    def cure(self, image, prompt: str, config: CureConfig | None = None, *, progress=None) -> CureResult:
+    def cure(self, image, prompt: str, config: CureConfig | None = None, *, progress=None,
+             callbacks: CureCallbacks | None = None) -> CureResult:
         """Cure the attributes `prompt` names in `image` (a path, PIL image or `LoadedImage`).
 
         With a face detector, each selected face is cropped, cured at the model's working size and
         pasted back; without one (or with `detect=False`) the whole image is. Only the attribute regions
         (and, for expressions, the face) are blended in; every other pixel is the input's.
-        `progress(phase, done, total)` is called as steps complete.
+        `progress(phase, done, total)` is called as steps complete; `callbacks` (a `CureCallbacks`) sees
+        every sampling step with a latent preview, may replace the masks, and gets the result.
         """
-        config = config or CureConfig()
+        result = self._cure(image, prompt, config or CureConfig(), progress, callbacks)
+        if callbacks is not None and callbacks.on_result is not None:
+            callbacks.on_result(result)
+        return result
+
+    def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks) -> CureResult:
         if config.refine == "sam" and self.refiner is None:
             raise ConfigurationError("refine='sam' needs a SAM checkpoint: pass --sam-checkpoint PATH (sam_vit_b_01ec64.pth)")
         photo = _rgb_photo(image)
@@ -113,16 +123,17 @@ class FreeCure:
             message = f"the prompt {prompt!r} names no facial attribute to cure; the photo is returned unchanged"
             logger.warning(message)
             return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config, [message])
+        hooks = (progress, callbacks)
         if config.min_identity is None:
-            return self._cure_once(photo, parsed, config, progress)
-        return self._cure_keeping_identity(photo, parsed, config, progress)
+            return self._cure_once(photo, parsed, config, hooks)
+        return self._cure_keeping_identity(photo, parsed, config, hooks)
 
-    def _cure_keeping_identity(self, photo, parsed, config: CureConfig, progress) -> CureResult:
+    def _cure_keeping_identity(self, photo, parsed, config: CureConfig, hooks) -> CureResult:
         """Retry at lower strength while the identity stays under `min_identity`; keep the best try."""
         attempts = []
         strength = config.strength
         for _ in range(config.identity_retries + 1):
-            result = self._cure_once(photo, parsed, config.with_changes(strength=strength), progress)
+            result = self._cure_once(photo, parsed, config.with_changes(strength=strength), hooks)
             attempts.append(result)
             if result.identity_similarity is None or result.identity_similarity >= config.min_identity:
                 break
@@ -139,16 +150,16 @@ class FreeCure:
             )
         return best
 
-    def _cure_once(self, photo: PIL.Image.Image, parsed, config: CureConfig, progress) -> CureResult:
+    def _cure_once(self, photo: PIL.Image.Image, parsed, config: CureConfig, hooks) -> CureResult:
         stats = CureStats()
         clock = PhaseClock(self.backbone, stats)
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         try:
             if self.face_analyzer is not None and config.detect:
-                cured, runs, faces, warnings = self._cure_faces(photo, parsed, config, clock, progress)
+                cured, runs, faces, warnings = self._cure_faces(photo, parsed, config, clock, hooks)
             else:
-                cured, runs, faces, warnings = self._cure_whole(photo, parsed, config, clock, progress)
+                cured, runs, faces, warnings = self._cure_whole(photo, parsed, config, clock, hooks)
         except torch.cuda.OutOfMemoryError:
             raise OutOfMemoryError(
                 "the GPU ran out of memory; try --offload, --fd-cache-device cpu or a smaller --working-size"
@@ -174,14 +185,22 @@ class FreeCure:
             mask_sources=dict(first.mask_sources),
         )
 
-    def _cure_whole(self, photo, parsed, config, clock, progress):
+    def _cure_whole(self, photo, parsed, config, clock, hooks):
         working = self._working_image(photo, config)
-        run = self._run(working, parsed, config, clock, progress)
+        run = self._run(working, parsed, config, clock, hooks, (None, photo.size))
         with clock.phase("paste"):
-            cured = blend_into(photo, run.image, _paste_mask(run, config), config.paste_feather_px)
-        return cured, [run], [], list(run.warnings)
+            paste_mask = _paste_mask(run, config)
+            cured = blend_into(photo, run.image, paste_mask, config.paste_feather_px)
+        warnings = list(run.warnings)
+        coverage = float(paste_mask.mean())
+        if coverage > MASK_COVERAGE_WARNING:
+            warnings.append(
+                f"the cure's mask covers {100 * coverage:.0f}% of the image, so most of the photo was "
+                "regenerated; look at the masks with --save-intermediates"
+            )
+        return cured, [run], [], warnings
 
-    def _cure_faces(self, photo, parsed, config, clock, progress):
+    def _cure_faces(self, photo, parsed, config, clock, hooks):
         from freecure_edit.faces import crop_face, paste_back, select_faces
 
         with clock.phase("faces"):
@@ -193,7 +212,7 @@ class FreeCure:
             # Crop from the photo as cured so far, so that overlapping crops keep the earlier faces' cure.
             with clock.phase("faces"):
                 crop = crop_face(current, face, size=side, margin=config.face_margin)
-            run = self._run(crop.image, parsed, config, clock, progress)
+            run = self._run(crop.image, parsed, config, clock, hooks, (crop.matrix, photo.size))
             with clock.phase("paste"):
                 current = paste_back(current, run.image, crop, _paste_mask(run, config), config.paste_feather_px)
             similarity = None
@@ -212,11 +231,12 @@ class FreeCure:
             })
         return current, runs, reports, warnings
 
-    def _run(self, working, parsed, config, clock, progress) -> CureRun:
+    def _run(self, working, parsed, config, clock, hooks, frame) -> CureRun:
+        progress, callbacks = hooks
         with clock.phase("inversion"):
             inversion = self._inversion(working, parsed.template, config, progress)
         return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock,
-                                    progress, refiner=self.refiner)
+                                    progress, refiner=self.refiner, callbacks=callbacks, frame=frame)
 
     # -- helpers ----------------------------------------------------------------------------------------
 

@@ -151,7 +151,8 @@ def _load_single_file(path: Path, kind, config, dtype: torch.dtype, allow_pickle
         kwargs.update(config=str(config_path), local_files_only=True)
     try:
         return pipeline_class.from_single_file(str(path), **kwargs)
-    except OSError as error:
+    # A partly cached configuration makes diffusers fail with a TypeError rather than an OSError.
+    except (OSError, TypeError) as error:
         raise ModelNotFoundError(
             f"{path.name} needs its pipeline configuration, which is not cached and cannot be fetched; "
             "pass a local diffusers folder of the same model family with --model-config"

@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import PIL.Image
 import torch
 
 from freecure_edit.attention import AttentionController, default_fasa_layers, default_omega
 from freecure_edit.backbones.base import PromptPair
+from freecure_edit.callbacks import CureCallbacks, MaskContext, StepInfo
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
@@ -82,9 +84,13 @@ def cure_at_working_size(
     clock: PhaseClock,
     progress: Progress | None = None,
     refiner=None,
+    callbacks: CureCallbacks | None = None,
+    frame: tuple[np.ndarray | None, tuple[int, int]] = (None, (0, 0)),
 ) -> CureRun:
     """Cure `photo` (already at the working size, already inverted as `inversion`); `refiner` is the
-    SamRefiner that `refine="sam"` needs."""
+    SamRefiner that `refine="sam"` needs. `frame` is (photo-to-working affine or None for a resize,
+    the full photo's size), for masks the caller paints on the full photo."""
+    report = Reporter(progress, callbacks)
     steps = config.steps
     pd_guidance = config.photo_guidance
     pd_pair = inversion.prompt_pair
@@ -104,7 +110,7 @@ def cure_at_working_size(
         with clock.phase("foundation"):
             capture = _attribute_tokens(backbone, parsed, with_placed_abstract=config.refine == "sam")
             fd_latent, fd_noise = _foundation_pass(
-                inversion, controller, fd_pair, pd_pair, config, capture, progress
+                inversion, controller, fd_pair, pd_pair, config, capture, report
             )
             fd_image = backbone.tensor_to_image(backbone.decode(fd_latent))
         clock.stats.fd_cache_bytes = controller.cache_bytes
@@ -128,6 +134,11 @@ def cure_at_working_size(
                     refiner, parsed, masks, photo, fd_image, controller.cross_attention_maps(),
                     config.mask_dilation_px, config.mask_feather_px,
                 )
+        if callbacks is not None and callbacks.on_masks is not None:
+            replaced = _masks_from_callback(callbacks.on_masks, masks, photo, frame)
+            if replaced is not None:
+                masks = replaced
+                mask_sources = {name: "callback" for name in masks.per_attribute}
         warnings.extend(masks.warnings)
 
         # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
@@ -148,12 +159,12 @@ def cure_at_working_size(
                 controller.passthrough()
                 latent_mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
                 blend = (fd_noise, latent_mask)
-            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, progress)
+            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, report)
 
         if apg_steps and config.apg == "reinvert":
             controller.passthrough()
             with clock.phase("apg"):
-                z = _reinvert_apg(inversion, z, pd_pair, fd_pair, config.guidance, apg_steps, progress)
+                z = _reinvert_apg(inversion, z, pd_pair, fd_pair, config.guidance, apg_steps, report)
 
     # 6. Decode.
     with clock.phase("decode"):
@@ -176,7 +187,7 @@ def cure_at_working_size(
     )
 
 
-def _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, progress):
+def _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, report):
     """Sample the photo branch from z_T with its corrections, under whatever the controller injects.
 
     From step `branch_from` on it samples with the full prompt (APG by branching). With `blend` =
@@ -192,11 +203,11 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, bl
             foundation_noise, latent_mask = blend
             noise = blend_noise(noise, foundation_noise[i], latent_mask, config.rofa_weight)
         z = inversion.next_latent(i, z, noise, pd_pair, guidance)
-        _report(progress, config.method, i + 1, steps)
+        report(config.method, i + 1, steps, z)
     return z
 
 
-def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, progress):
+def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, report):
     """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory.
 
     Returns the final latent and the guided noise of every step (ROFA blends it into the photo branch).
@@ -214,11 +225,11 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, p
             z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance)
         else:
             z = inversion.schedule.step(z, noise, i)
-        _report(progress, "foundation", i + 1, steps)
+        report("foundation", i + 1, steps, z)
     return z, noises
 
 
-def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, guidance, count, progress):
+def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, guidance, count, report):
     """The paper's APG: DDIM-invert the cured latent with the template to level gamma, then denoise it
     with the full prompt. Plain DDIM both ways (3 gamma N evaluations), so it drifts as DDIM does."""
     backbone, schedule = inversion.backbone, inversion.schedule
@@ -228,7 +239,7 @@ def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, 
     for i in range(steps - count, steps):
         noise = inversion.predict_noise(i, z, fd_pair, guidance)
         z = schedule.step(z, noise, i)
-        _report(progress, "apg", i - (steps - count) + 1, count)
+        report("apg", i - (steps - count) + 1, count, z)
     return z
 
 
@@ -263,6 +274,39 @@ def _cache_device(backbone, config: CureConfig):
     return None
 
 
-def _report(progress: Progress | None, phase: str, done: int, total: int) -> None:
-    if progress is not None:
-        progress(phase, done, total)
+class Reporter:
+    """Tells the progress display and the step callback that a sampling step is done."""
+
+    def __init__(self, progress: Progress | None, callbacks: CureCallbacks | None):
+        self.progress = progress
+        self.on_step = None if callbacks is None else callbacks.on_step
+
+    def __call__(self, phase: str, done: int, total: int, latents: torch.Tensor) -> None:
+        if self.progress is not None:
+            self.progress(phase, done, total)
+        if self.on_step is not None:
+            self.on_step(StepInfo(phase, done, total, latents))
+
+
+def _masks_from_callback(on_masks, masks: AttributeMasks, photo, frame) -> AttributeMasks | None:
+    """The masks the user's callback returns, checked, with the union rebuilt when it gave none; None
+    when it kept the cure's own."""
+    matrix, photo_size = frame
+    offered = {**{name: mask.clone() for name, mask in masks.per_attribute.items()}, "union": masks.union.clone()}
+    context = MaskContext(offered, photo, matrix, photo_size or photo.size)
+    chosen = on_masks(context)
+    if chosen is None:
+        return None
+    shape = tuple(masks.union.shape)
+    checked = {}
+    for name, mask in chosen.items():
+        mask = torch.as_tensor(mask, dtype=torch.float32)
+        if tuple(mask.shape) != shape:
+            raise ValueError(f"the mask {name!r} from on_masks is {tuple(mask.shape)}, the cure's are {shape}")
+        checked[name] = mask.clamp(0, 1)
+    union = checked.pop("union", None)
+    if union is None:
+        union = torch.zeros(shape)
+        for mask in checked.values():
+            union = torch.maximum(union, mask)
+    return AttributeMasks(per_attribute=checked, union=union, warnings=list(masks.warnings))

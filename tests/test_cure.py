@@ -191,3 +191,9 @@ def test_the_cure_builds_no_autograd_graph(cure_with, photo, monkeypatch):
     monkeypatch.setattr(fc.backbone, "denoise", recording_denoise)
     fc.cure(photo(64, 64), "a man with black curly hair, smiling", CureConfig(steps=3))
     assert seen and not any(seen)
+
+
+def test_a_mask_over_most_of_the_image_is_reported(cure_with, photo):
+    fc = cure_with("sd", regions={"hair": (0.0, 0.0, 1.0, 0.9)})
+    result = fc.cure(photo(64, 64), "a woman with black curly hair", CureConfig(steps=3, detect=False))
+    assert any("of the image, so most of the photo was regenerated" in warning for warning in result.warnings)

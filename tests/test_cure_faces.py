@@ -104,3 +104,24 @@ def test_no_detect_cures_the_whole_image(curer):
     result = curer().cure(photo, "a woman with black curly hair", CureConfig(steps=STEPS, detect=False))
     assert result.faces == []
     assert result.identity_similarity is None
+
+
+def test_a_mask_painted_on_the_photo_follows_the_face_crop(curer):
+    from freecure_edit import CureCallbacks
+
+    photo = astronaut()
+    painted = np.zeros((512, 512), dtype=np.float32)
+    x0, y0, x1, y1 = (int(v) for v in ASTRONAUT_FACE.box)
+    painted[y0:y1, x0:(x0 + x1) // 2] = 1.0  # the left half of her face only
+
+    result = curer().cure(photo, "a woman with black curly hair", CureConfig(steps=STEPS, paste_feather_px=0),
+                          callbacks=CureCallbacks(on_masks=lambda context: {"hair": context.from_photo(painted)}))
+
+    changed = changed_mask(result, photo)
+    assert changed[y0 + 4:y1 - 4, x0 + 4:(x0 + x1) // 2 - 4].mean() > 0.5
+    # The tiny model cures a 64-px crop of this 264-px region: one crop pixel is about 4 photo pixels,
+    # and the mask goes through two interpolations (into the crop and back).
+    reach = 10
+    outside = np.ones_like(changed)
+    outside[y0 - reach:y1 + reach, x0 - reach:(x0 + x1) // 2 + reach] = False
+    assert not (changed & outside).any()
