@@ -28,8 +28,9 @@ CONFIGURATIONS = {
     "default (PD with CFG, APG branch)": {},
     "PD at guidance 1": {"pd_guidance": 1.0},
     "APG re-invert": {"apg": "reinvert"},
-    "FD cache on CPU": {"fd_cache_device": "cpu"},
 }
+# Only where there is a GPU does it matter where the FD cache waits.
+GPU_ONLY_CONFIGURATIONS = {"FD cache on CPU": {"fd_cache_device": "cpu"}}
 
 
 def random_segformer(folder: Path, tiny: bool) -> Path:
@@ -156,7 +157,12 @@ def main() -> None:
               f"{'wall s':>8}{'fixed s':>8}{'s/step':>8}{'@50 s':>8}{'wall/ideal':>11}{'ovh@50':>8}"
               f"{'cache MiB':>10}{'peak MiB':>9}{'xplain':>7}")
     print(header)
-    for name, overrides in CONFIGURATIONS.items():
+    import torch
+
+    configurations = dict(CONFIGURATIONS)
+    if torch.cuda.is_available():
+        configurations.update(GPU_ONLY_CONFIGURATIONS)
+    for name, overrides in configurations.items():
         r = run_child(args, "--one", json.dumps(overrides))
         e = r["evaluations"]
         print(f"{name:<36}{e.get('inversion', 0):>5}{e.get('foundation', 0):>5}{e.get('fasa', 0):>5}"

@@ -107,24 +107,26 @@ def _apply_variant(unet, unet_variant: str):
     return unet
 
 
+# The UNet layout both tiny pipelines share: two levels, one cross-attention level on each path.
+_TINY_UNET = dict(
+    block_out_channels=(32, 64),
+    layers_per_block=1,
+    sample_size=32,
+    in_channels=4,
+    out_channels=4,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    norm_num_groups=32,
+)
+
+
 def tiny_sd_pipeline(unet_variant: str = "random", seed: int = 0):
     """A StableDiffusionPipeline with SD 1.5's layout and random weights (~3 MB)."""
     from diffusers import StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=32,
-    )
+    unet = UNet2DConditionModel(**_TINY_UNET, cross_attention_dim=32, attention_head_dim=8)
     pipe = StableDiffusionPipeline(
         vae=_tiny_vae(),
         text_encoder=CLIPTextModel(_clip_text_config(32)),
@@ -146,13 +148,7 @@ def tiny_sdxl_pipeline(unet_variant: str = "random", seed: int = 0):
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **_TINY_UNET,
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",
@@ -160,7 +156,6 @@ def tiny_sdxl_pipeline(unet_variant: str = "random", seed: int = 0):
         transformer_layers_per_block=(1, 2),
         projection_class_embeddings_input_dim=80,
         cross_attention_dim=64,
-        norm_num_groups=32,
     )
     pipe = StableDiffusionXLPipeline(
         vae=_tiny_vae(),
