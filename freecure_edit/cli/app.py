@@ -6,12 +6,14 @@ from __future__ import annotations
 import click
 
 from freecure_edit import __version__
+from freecure_edit.cli.batch import batch
 from freecure_edit.cli.doctor import doctor
 from freecure_edit.cli.explain import explain
 from freecure_edit.cli.faces import faces
 from freecure_edit.cli.failures import OneLineErrorsGroup
 from freecure_edit.cli.fix import fix
 from freecure_edit.cli.messages import PROGRAM
+from freecure_edit.cli.worker import worker
 
 
 @click.group(PROGRAM, cls=OneLineErrorsGroup,
@@ -26,9 +28,11 @@ def cli() -> None:
 
 
 cli.add_command(fix)
+cli.add_command(batch)
 cli.add_command(explain)
 cli.add_command(faces)
 cli.add_command(doctor)
+cli.add_command(worker)
 
 
 def main() -> None:

@@ -14,11 +14,10 @@ import click
 
 from freecure_edit.cli.config_options import cure_config_options, explicitly_given
 from freecure_edit.cli.failures import reported_errors
+from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
 from freecure_edit.cli.messages import error_line
 from freecure_edit.cli.model_options import model_options
-from freecure_edit.config import DRAFT
-
-_DRAFT_TEXT = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in DRAFT.items())
+from freecure_edit.cli.presets import DRAFT_HELP
 
 
 @click.command("fix")
@@ -28,17 +27,13 @@ _DRAFT_TEXT = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in D
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Where to write (.png, .jpg, .jpeg, .webp)  [default: INPUT-stem.cured.png next to INPUT]")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (never the input).")
-@click.option("--draft", is_flag=True,
-              help=f"A quick look: {_DRAFT_TEXT} unless given. On the CPU this is the default.")
+@click.option("--draft", is_flag=True, help=DRAFT_HELP)
 @cure_config_options
 @model_options
 @click.option("--save-intermediates", type=click.Path(path_type=Path), metavar="DIR",
               help="Also write the foundation image, the reconstruction and the masks as PNGs into DIR.")
-@click.option("--jpeg-quality", type=click.IntRange(1, 100), default=95, show_default=True,
-              help="Quality of a .jpg or .webp output.")
-@click.option("--max-pixels", type=click.IntRange(min=0),
-              help="Refuse an input with more pixels than this, before decoding it; 0 for no limit  "
-                   "[default: 100 million]")
+@jpeg_quality_option
+@max_pixels_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with the result on stdout, and nothing else there.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and the libraries' own messages.")

@@ -28,3 +28,13 @@ def check_intermediates_folder(folder: Path | None) -> None:
 def stored_parameters(prompt: str, config: CureConfig, models: dict[str, str]) -> dict[str, Any]:
     """The generation parameters embedded in the output, enough to run the same edit again."""
     return {"prompt": prompt, "config": config.to_dict(), **models, "freecure_edit_version": __version__}
+
+
+def save_cured(cured, loaded, target: Path, prompt: str, config: CureConfig, models: dict[str, str], *,
+               quality: int, overwrite: bool) -> Path:
+    """Write the cured photo (a PIL image at the input's size) in the input's colour space, with its
+    alpha and metadata, and the parameters that made it. `config` is the one asked for, not a retry's."""
+    from freecure_edit.io import save_image
+
+    return save_image(loaded.restore(cured), target, source=loaded,
+                      parameters=stored_parameters(prompt, config, models), quality=quality, overwrite=overwrite)

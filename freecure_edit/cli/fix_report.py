@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from freecure_edit.cli.estimate import Estimate
+from freecure_edit.errors import IdentityBelowThresholdError
 
 
 def format_duration(seconds: float) -> str:
@@ -44,6 +45,17 @@ def summary_line(attributes: list, faces: int, output: Path, identity: float | N
         parts.append(f"identity similarity {identity:.2f}")
     parts.append(format_duration(seconds))
     return "; ".join(parts)
+
+
+def identity_failure(result, setting: str, kept: str) -> IdentityBelowThresholdError | None:
+    """The failure of a cure whose identity stayed below `min_identity` (named `setting` to the user)
+    although its closest attempt was kept (`kept` says where); None when it did not."""
+    if not result.below_threshold:
+        return None
+    return IdentityBelowThresholdError(
+        f"identity similarity {result.identity_similarity:.3f} is below {setting} {result.config.min_identity:g} "
+        f"after {result.attempts} attempt(s); the closest one {kept}"
+    )
 
 
 def result_json(summary: dict[str, Any], failure: Exception | None, **fields: Any) -> str:

@@ -12,13 +12,15 @@ import click
 
 from freecure_edit.cli.config_options import config_values
 from freecure_edit.cli.estimate import Estimate, expected_evaluations, measure_evaluation_seconds
-from freecure_edit.cli.fix_output import check_intermediates_folder, output_target, stored_parameters
-from freecure_edit.cli.fix_report import estimate_line, result_json, summary_line
+from freecure_edit.cli.fix_output import check_intermediates_folder, output_target, save_cured
+from freecure_edit.cli.fix_report import estimate_line, identity_failure, result_json, summary_line
+from freecure_edit.cli.image_options import pixel_limit
 from freecure_edit.cli.messages import note, warn
 from freecure_edit.cli.model_options import check_face_pack, load_freecure, model_choice
 from freecure_edit.cli.presets import apply_presets
 from freecure_edit.cli.progress import PhaseProgress, phase_plan
 from freecure_edit.cli.quiet import quiet_libraries, quiet_loaded_libraries
+from freecure_edit.cli.unchanged import unchanged_result
 from freecure_edit.errors import IdentityBelowThresholdError
 
 
@@ -37,14 +39,7 @@ class FixOutcome:
     @property
     def failure(self) -> IdentityBelowThresholdError | None:
         """The output was written, but the identity stayed below --min-identity: exit code 6."""
-        result = self.result
-        if not result.below_threshold:
-            return None
-        return IdentityBelowThresholdError(
-            f"identity similarity {result.identity_similarity:.3f} is below --min-identity "
-            f"{result.config.min_identity:g} after {result.attempts} attempt(s); the closest one was written to "
-            f"{self.output}"
-        )
+        return identity_failure(self.result, "--min-identity", f"was written to {self.output}")
 
 
 def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
@@ -52,7 +47,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     quiet_libraries(params["debug"])
     from freecure_edit.config import CureConfig
     from freecure_edit.devices import pick_device
-    from freecure_edit.io import DEFAULT_MAX_PIXELS, load_image, save_image
+    from freecure_edit.io import load_image
     from freecure_edit.prompts import parse_prompt
 
     prompt, input_path = params["prompt"], params["input_path"]
@@ -64,8 +59,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     parsed = parse_prompt(prompt, template=config.template, attributes=overrides)
     target = output_target(input_path, params["output"], overwrite=params["overwrite"])
     check_intermediates_folder(params["save_intermediates"])
-    limit = DEFAULT_MAX_PIXELS if params["max_pixels"] is None else (params["max_pixels"] or None)
-    loaded = load_image(input_path, max_pixels=limit)
+    loaded = load_image(input_path, max_pixels=pixel_limit(params["max_pixels"]))
     for text in notes:
         note(text)
     for text in loaded.warnings:
@@ -77,12 +71,11 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
         quiet_loaded_libraries(params["debug"])
         result, estimate = _cure(load_freecure(choice, device, detect=config.detect), loaded, prompt, parsed, config)
     else:
-        result, estimate = _unchanged(loaded, prompt, parsed, config), Estimate({})
+        result, estimate = unchanged_result(loaded, prompt, parsed, config), Estimate({})
     for text in result.warnings:
         warn(text)
 
-    parameters = stored_parameters(prompt, config, choice.parameters(config.detect))
-    save_image(loaded.restore(result.image), target, source=loaded, parameters=parameters,
+    save_cured(result.image, loaded, target, prompt, config, choice.parameters(config.detect),
                quality=params["jpeg_quality"], overwrite=params["overwrite"])
     folder = params["save_intermediates"]
     intermediates = result.save_intermediates(folder) if folder is not None else []
@@ -110,17 +103,6 @@ def _cure(cure, loaded, prompt: str, parsed, config):
         result = cure.cure(loaded, prompt, config, progress=display)
         display.finish()
     return result, estimate
-
-
-def _unchanged(loaded, prompt: str, parsed, config):
-    """The result of a prompt that names no attribute, made without loading any model."""
-    from freecure_edit.result import CureResult
-
-    message = (
-        f"the prompt {prompt!r} names no facial attribute to cure, so the output is the photo unchanged; "
-        "`freecure-edit explain --prompt ...` shows how a prompt is read"
-    )
-    return CureResult(loaded.rgb.copy(), None, None, None, {}, [], parsed.template, config, [message])
 
 
 def report_outcome(outcome: FixOutcome, *, as_json: bool) -> None:

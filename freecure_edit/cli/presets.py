@@ -38,3 +38,7 @@ def apply_presets(
 
 def _flag(field_name: str) -> str:
     return CONFIG_OPTIONS[field_name].flag.split("/")[0]
+
+
+_DRAFT_TEXT = ", ".join(f"{_flag(key)} {value}" for key, value in DRAFT.items())
+DRAFT_HELP = f"A quick look: {_DRAFT_TEXT} unless given. On the CPU this is the default."

@@ -43,7 +43,7 @@ def _final_permissions(target: Path) -> int:
         return 0o666 & ~_current_umask()
 
 
-def _fsync_directory(folder: Path) -> None:
+def fsync_directory(folder: Path) -> None:
     # Makes the new name survive a power cut. Best effort: Windows cannot open directories, and some
     # file systems refuse fsync on them; the file's own data is synced already.
     if not hasattr(os, "O_DIRECTORY"):
@@ -96,7 +96,7 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, overwri
             os.replace(temporary, target)
         else:
             _take_name_without_overwriting(temporary, target)
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()

@@ -1,0 +1,115 @@
+"""The prompts file of a batch: each row names a file (relative to the input folder) and may give its
+prompt and settings of its own.
+
+CSV, with a header row:
+
+    file,prompt,steps,output
+    alice.jpg,"a woman with black curly hair",30,
+    bob.png,"a man wearing sunglasses",,bob-sunglasses.jpg
+
+JSONL, one object per line:
+
+    {"file": "alice.jpg", "prompt": "a woman with black curly hair", "steps": 30}
+
+An empty CSV cell, or a key left out, keeps the batch's value. Settings come back as written (text
+from CSV, JSON values from JSONL); the command line interprets them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from freecure_edit.errors import ConfigurationError
+
+FILE_KEY = "file"
+PROMPT_KEY = "prompt"
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    file: str  # normalised: POSIX, relative to the input folder
+    prompt: str | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    where: str = ""  # "prompts.csv line 3", for messages
+
+
+def read_prompts_file(path: Path) -> list[PromptRow]:
+    """The rows of a CSV or JSONL prompts file (told apart by the extension, else by the first
+    character); two rows for the same file are refused."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigurationError(f"--prompts {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"--prompts {path}: cannot read it ({error})") from None
+    if _is_jsonl(path, text):
+        rows = list(_jsonl_rows(path.name, text))
+    else:
+        rows = list(_csv_rows(path.name, text))
+    seen: dict[str, str] = {}
+    for row in rows:
+        if row.file in seen:
+            raise ConfigurationError(f"{row.where}: {row.file} already has a row ({seen[row.file]})")
+        seen[row.file] = row.where
+    return rows
+
+
+def _is_jsonl(path: Path, text: str) -> bool:
+    extension = path.suffix.lower()
+    if extension in (".jsonl", ".ndjson", ".json"):
+        return True
+    if extension == ".csv":
+        return False
+    return text.lstrip().startswith("{")
+
+
+def _jsonl_rows(name: str, text: str):
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{name} line {number}"
+        try:
+            values = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ConfigurationError(f"{where}: not JSON ({error.msg})") from None
+        if not isinstance(values, dict):
+            raise ConfigurationError(f"{where}: expected an object like {{\"file\": ..., \"prompt\": ...}}")
+        yield _row(values, where)
+
+
+def _csv_rows(name: str, text: str):
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = [column.strip() for column in reader.fieldnames or []]
+    if FILE_KEY not in columns:
+        raise ConfigurationError(f"{name} line 1: the header needs a {FILE_KEY!r} column (and usually 'prompt')")
+    for record in reader:
+        where = f"{name} line {reader.line_num}"
+        if None in record:
+            raise ConfigurationError(f"{where}: more cells than the header has columns")
+        values = {key.strip(): value for key, value in record.items() if value is not None and value.strip() != ""}
+        if not values:
+            continue
+        yield _row(values, where)
+
+
+def _row(values: dict[str, Any], where: str) -> PromptRow:
+    values = dict(values)
+    file = values.pop(FILE_KEY, None)
+    if not isinstance(file, str) or not file.strip():
+        raise ConfigurationError(f"{where}: no {FILE_KEY!r}")
+    prompt = values.pop(PROMPT_KEY, None)
+    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
+        raise ConfigurationError(f"{where}: the prompt must be text")
+    return PromptRow(_relative(file.strip(), where), prompt.strip() if prompt else None, values, where)
+
+
+def _relative(file: str, where: str) -> str:
+    path = PurePosixPath(file)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ConfigurationError(f"{where}: file {file!r} must be a path relative to the input folder")
+    return str(path)

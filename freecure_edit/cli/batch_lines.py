@@ -1,0 +1,45 @@
+"""The manifest line of one input. Every line has the same keys:
+
+input, output (POSIX paths relative to the input and output folders), status (ok, failed,
+low_identity, skipped), prompt, attributes (the phrases cured), identity_similarity (None without a
+face recogniser), seconds, error and exit_code (what `fix` would have said and exited with; None and
+0 when it went well), warnings, renamed_from (the output's name without a collision, else None),
+parameters and parameters_hash (see batch_parameters.py), process (which process of the batch did
+it) and finished_at (UTC).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freecure_edit.batch.manifest import now
+from freecure_edit.cli.batch_plan import BatchItem
+
+INTERRUPTED = "not cured: the batch was stopped before this image"
+
+
+def manifest_line(item: BatchItem, parameters: dict[str, Any], digest: str, status: str, *, process: int,
+                  seconds: float = 0.0, error: str | None = None, exit_code: int | None = 0,
+                  identity: float | None = None, attributes: list[str] | None = None,
+                  warnings: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "input": item.input,
+        "output": item.output,
+        "status": status,
+        "prompt": item.prompt,
+        "attributes": attributes if attributes is not None else [a.text for a in item.parsed.attributes],
+        "identity_similarity": identity,
+        "seconds": round(seconds, 3),
+        "error": error,
+        "exit_code": exit_code,
+        "warnings": warnings or [],
+        "renamed_from": item.renamed_from,
+        "parameters_hash": digest,
+        "parameters": parameters,
+        "process": process,
+        "finished_at": now(),
+    }
+
+
+def skipped_line(item: BatchItem, parameters: dict[str, Any], digest: str, *, process: int) -> dict[str, Any]:
+    return manifest_line(item, parameters, digest, "skipped", process=process, error=INTERRUPTED, exit_code=None)

@@ -1,0 +1,156 @@
+"""What a batch will do, worked out before any model loads: the inputs, each one's prompt, settings
+and output. Every refusal (a bad option, a bad prompts-file row, an output folder holding an earlier
+batch) happens here, so it costs a second, and so `--dry-run` shows exactly what a run would do."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from freecure_edit.batch.folder import BatchFolder
+from freecure_edit.batch.layout import MANIFEST_NAME, plan_outputs
+from freecure_edit.batch.prompts_file import PromptRow, read_prompts_file
+from freecure_edit.batch.selection import select_inputs
+from freecure_edit.cli.batch_overrides import Overrides, read_overrides
+from freecure_edit.cli.config_options import config_values
+from freecure_edit.cli.model_options import ModelChoice, model_choice
+from freecure_edit.cli.presets import apply_presets
+from freecure_edit.config import CureConfig
+from freecure_edit.errors import ConfigurationError, InputImageError
+from freecure_edit.prompts import ParsedPrompt, parse_prompt
+
+# How many names a note or an error lists before "and N more".
+_NAMES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    input: str  # POSIX, relative to the input folder
+    output: str  # POSIX, relative to the output folder
+    prompt: str
+    parsed: ParsedPrompt
+    config: CureConfig
+    jpeg_quality: int
+    overrides: tuple[str, ...] = ()  # the settings its prompts-file row changed
+    renamed_from: str | None = None
+
+    @property
+    def needs_model(self) -> bool:
+        """A prompt that names no attribute gives the photo back unchanged, without any model."""
+        return bool(self.parsed.attributes)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    input_dir: Path
+    folder: BatchFolder
+    items: list[BatchItem]
+    choice: ModelChoice
+    notes: list[str]
+
+
+def build_plan(params: dict[str, Any], given: set[str], device_type: str | None) -> BatchPlan:
+    """`device_type` decides the CPU preset; None (a dry run that did not look for a GPU) applies none."""
+    input_dir, output_dir = params["input_dir"], params["output_dir"]
+    _check_folders(input_dir, output_dir)
+    if params["prompt"] is None and params["prompts_file"] is None:
+        raise click.UsageError("give --prompt TEXT for every image, or --prompts FILE with a prompt per image",
+                               ctx=click.get_current_context(silent=True))
+    values, notes = apply_presets(config_values(params), given, draft=params["draft"],
+                                  device_type=device_type or "unknown")
+    base = CureConfig(**values)
+    selected = select_inputs(input_dir, recursive=params["recursive"], patterns=params["patterns"],
+                             exclude=output_dir)
+    rows = _rows(params["prompts_file"], input_dir, selected, notes)
+    unprompted = [name for name in selected if name not in rows and params["prompt"] is None]
+    if unprompted:
+        notes.append(f"{_names(unprompted)} {'has' if len(unprompted) == 1 else 'have'} no row in "
+                     f"{params['prompts_file'].name} and there is no --prompt: left out")
+    chosen = [name for name in selected if name not in unprompted]
+    if not chosen:
+        hint = "" if params["recursive"] else "; --recursive takes the subfolders too"
+        raise InputImageError(f"{input_dir}: no image to cure{hint}")
+
+    overrides = {name: read_overrides(rows[name].settings, rows[name].where) if name in rows else Overrides()
+                 for name in chosen}
+    explicit = {name: found.output for name, found in overrides.items() if found.output is not None}
+    outputs = plan_outputs(chosen, f".{params['output_format']}", explicit)
+    items = [
+        _item(name, rows.get(name), params, base, overrides[name], outputs[name].path, outputs[name].renamed_from)
+        for name in chosen
+    ]
+    folder = BatchFolder(output_dir)
+    _check_earlier_work(folder, items, resume=params["resume"], overwrite=params["overwrite"])
+    refine = "sam" if any(item.config.refine == "sam" for item in items) else "none"
+    return BatchPlan(input_dir, folder, items, model_choice(params, refine), notes)
+
+
+def _check_folders(input_dir: Path, output_dir: Path) -> None:
+    if not input_dir.exists():
+        raise InputImageError(f"{input_dir}: no such folder")
+    if not input_dir.is_dir():
+        raise InputImageError(f"{input_dir}: is not a folder (`freecure-edit fix` cures one photo)")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigurationError(f"{output_dir}: is a file; the output must be a folder")
+    inside = os.path.realpath(input_dir)
+    outside = os.path.realpath(output_dir)
+    if inside == outside or inside.startswith(outside.rstrip(os.sep) + os.sep):
+        raise ConfigurationError(
+            f"{output_dir}: the output folder must not be the input folder or hold it (outputs could replace inputs)"
+        )
+
+
+def _rows(prompts_file: Path | None, input_dir: Path, selected: list[str], notes: list[str]) -> dict[str, PromptRow]:
+    if prompts_file is None:
+        return {}
+    rows = {row.file: row for row in read_prompts_file(prompts_file)}
+    for row in rows.values():
+        if not (input_dir / row.file).is_file():
+            raise ConfigurationError(f"{row.where}: {input_dir / row.file} does not exist")
+    chosen = set(selected)
+    unused = [name for name in rows if name not in chosen]
+    if unused:
+        notes.append(f"{prompts_file.name} names {_names(unused)}, which --glob/--recursive leave out")
+    return {name: row for name, row in rows.items() if name in chosen}
+
+
+def _item(name: str, row: PromptRow | None, params: dict[str, Any], base: CureConfig, overrides: Overrides,
+          output: str, renamed_from: str | None) -> BatchItem:
+    prompt = (row.prompt if row is not None else None) or params["prompt"]
+    if prompt is None:
+        raise ConfigurationError(f"{row.where}: no prompt, and no --prompt to fall back on")
+    try:
+        config = CureConfig.from_dict({**base.to_dict(), **overrides.config}) if overrides.config else base
+        attributes = list(config.attributes) if config.attributes is not None else None
+        parsed = parse_prompt(prompt, template=config.template, attributes=attributes)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{row.where}: {error}" if row is not None else str(error)) from None
+    quality = overrides.jpeg_quality or params["jpeg_quality"]
+    return BatchItem(name, output, prompt, parsed, config, quality, tuple(overrides.names), renamed_from)
+
+
+def _check_earlier_work(folder: BatchFolder, items: list[BatchItem], *, resume: bool, overwrite: bool) -> None:
+    """Without --resume or --overwrite, a batch writes only where nothing is."""
+    if resume or overwrite:
+        return
+    if folder.holds_batch():
+        raise ConfigurationError(
+            f"{folder.root} holds an earlier batch ({MANIFEST_NAME}); pass --resume to go on with it, "
+            "or --overwrite to start again"
+        )
+    existing = [item.output for item in items if os.path.lexists(folder.root / item.output)]
+    if existing:
+        raise ConfigurationError(
+            f"{_names([str(folder.root / name) for name in existing])} already "
+            f"{'exists' if len(existing) == 1 else 'exist'}; pass --overwrite to replace them"
+        )
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    more = len(names) - _NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
