@@ -28,6 +28,7 @@ CONFIGURATIONS = {
     "default (PD with CFG, APG branch)": {},
     "PD at guidance 1": {"pd_guidance": 1.0},
     "APG re-invert": {"apg": "reinvert"},
+    "method rofa": {"method": "rofa"},
 }
 # Only where there is a GPU does it matter where the FD cache waits.
 GPU_ONLY_CONFIGURATIONS = {"FD cache on CPU": {"fd_cache_device": "cpu"}}
