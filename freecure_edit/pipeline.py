@@ -214,7 +214,11 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, r
     """
     steps = config.steps
     use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
-    controller.record(fd_cond_row=1 if config.guidance != 1.0 else 0, capture_tokens=capture or None)
+    controller.record(
+        fd_cond_row=1 if config.guidance != 1.0 else 0,
+        capture_tokens=capture or None,
+        cache_keys_values=config.method == "fasa",
+    )
     z = inversion.zT
     noises = []
     for i in range(steps):

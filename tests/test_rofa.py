@@ -72,3 +72,12 @@ def test_blend_noise_is_the_authors_formula():
     mask = torch.tensor([[0.0, 0.5, 1.0], [1.0, 1.0, 0.0]])
     blended = blend_noise(photo_noise, foundation_noise, mask, 0.75)
     assert torch.allclose(blended[0, 2], 0.75 * mask)
+
+
+def test_rofa_keeps_no_fd_key_value_cache(load_tiny, photo):
+    """ROFA never injects FD's keys, so its FD pass only records the cross-attention maps."""
+    fc = FreeCure(load_tiny("sd", "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
+    rofa = fc.cure(photo(64, 64), "a man with black curly hair", CureConfig(method="rofa", steps=STEPS))
+    fasa = fc.cure(photo(64, 64), "a man with black curly hair", CureConfig(method="fasa", steps=STEPS))
+    assert rofa.stats.fd_cache_bytes == 0
+    assert fasa.stats.fd_cache_bytes > 0

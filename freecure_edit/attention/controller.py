@@ -47,6 +47,7 @@ _PLAIN_PROCESSORS = {
 @dataclass
 class _Recording:
     fd_row: int
+    cache_keys_values: bool
     maps: CrossAttentionMapRecorder | None
 
 
@@ -102,15 +103,17 @@ class AttentionController:
         """Plain attention everywhere."""
         self._policy = None
 
-    def record(self, fd_cond_row: int, capture_tokens: Mapping[str, Sequence[int]] | None = None) -> None:
+    def record(self, fd_cond_row: int, capture_tokens: Mapping[str, Sequence[int]] | None = None,
+               cache_keys_values: bool = True) -> None:
         """Start the FD pass: batch row `fd_cond_row` is FD's conditional stream.
 
         Clears what an earlier FD pass left. capture_tokens maps an attribute name to its token indices in
-        FD's prompt; their cross-attention maps are read with `cross_attention_maps()`.
+        FD's prompt; their cross-attention maps are read with `cross_attention_maps()`. A pass that will
+        never inject (ROFA needs only the maps) sets cache_keys_values False and holds no FD cache.
         """
         self._cache.clear()
         self._maps = CrossAttentionMapRecorder(capture_tokens, self._latent_size) if capture_tokens else None
-        self._policy = _Recording(int(fd_cond_row), self._maps)
+        self._policy = _Recording(int(fd_cond_row), bool(cache_keys_values), self._maps)
 
     def inject(
         self,
@@ -158,7 +161,7 @@ class AttentionController:
 
     def _record(self, call: AttentionCall, policy: _Recording) -> None:
         row = _checked_row(policy.fd_row, call, "fd_cond_row")
-        if call.name in self._fasa_layers:
+        if policy.cache_keys_values and call.name in self._fasa_layers:
             step = self._current_step()
             self._cache.put(call.name, step, call.key_projection[row], call.value_projection[row])
         if call.is_cross and policy.maps is not None and is_up_path(call.name):
