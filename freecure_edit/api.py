@@ -118,15 +118,21 @@ class FreeCure:
             prompt,
             template=config.template,
             attributes=list(config.attributes) if config.attributes is not None else None,
+            tokenizer=getattr(self.pipe, "tokenizer", None),
         )
         if not parsed.attributes:
             message = f"the prompt {prompt!r} names no facial attribute to cure; the photo is returned unchanged"
             logger.warning(message)
-            return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config, [message])
+            return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config,
+                              [*parsed.notes, message])
         hooks = (progress, callbacks)
         if config.min_identity is None:
-            return self._cure_once(photo, parsed, config, hooks)
-        return self._cure_keeping_identity(photo, parsed, config, hooks)
+            result = self._cure_once(photo, parsed, config, hooks)
+        else:
+            result = self._cure_keeping_identity(photo, parsed, config, hooks)
+        # What the prompt parser left out or ignored (syntax, token limit, words not about the face).
+        result.warnings[:0] = parsed.notes
+        return result
 
     def _cure_keeping_identity(self, photo, parsed, config: CureConfig, hooks) -> CureResult:
         """Retry at lower strength while the identity stays under `min_identity`; keep the best try."""
