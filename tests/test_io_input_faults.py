@@ -132,3 +132,44 @@ def test_changed_box_spans_strips() -> None:
     b.putpixel((5, 3), (0, 0, 0))
     b.putpixel((33, 650), (0, 0, 0))
     assert changed_box(a, b) == (5, 3, 34, 651)
+
+
+# ---------------------------------------------------------------- item 13: JPEG without its end marker
+
+
+def _jpeg_bytes(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", **options)
+    data = buffer.getvalue()
+    assert data.endswith(b"\xff\xd9")
+    return data
+
+
+@pytest.mark.parametrize("options", [{"quality": 90}, {"quality": 95, "subsampling": "4:4:4"},
+                                     {"quality": 80, "progressive": True}],
+                         ids=["baseline-420", "baseline-444", "progressive"])
+def test_a_jpeg_missing_only_its_end_marker_is_decoded_with_a_warning(tmp_path: Path, options) -> None:
+    photo = _saturated_photo(80, 48).resize((160, 96))
+    data = _jpeg_bytes(photo, **options)
+    path = tmp_path / "no-end.jpg"
+    path.write_bytes(data[:-2])
+
+    img = load_image(path)
+
+    with Image.open(io.BytesIO(data)) as whole:
+        assert np.array_equal(np.asarray(img.rgb), np.asarray(whole.convert("RGB")))
+    assert any("end-of-image marker" in warning for warning in img.warnings)
+    assert path.read_bytes() == data[:-2]  # the input is never modified
+    assert load_image(data[:-2]).size == (160, 96)  # bytes too
+
+
+@pytest.mark.parametrize("options", [{"quality": 90}, {"quality": 80, "progressive": True}],
+                         ids=["baseline", "progressive"])
+@pytest.mark.parametrize("cut", [3, 5, 40, 600, "half"])
+def test_a_jpeg_cut_inside_its_image_data_is_still_refused(tmp_path: Path, options, cut) -> None:
+    data = _jpeg_bytes(_saturated_photo(80, 48).resize((160, 96)), **options)
+    end = len(data) // 2 if cut == "half" else len(data) - cut
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[:end])
+    with pytest.raises(InputImageError, match="truncated"):
+        load_image(path)

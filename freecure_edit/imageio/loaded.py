@@ -108,7 +108,7 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         raise ValueError(f"max_pixels must be positive or None, got {max_pixels}")
     with decoded_image(source, max_pixels) as decoded:
         image = decoded.image
-        warnings: list[str] = []
+        warnings: list[str] = list(decoded.notes)
         if decoded.frame_count_over_one:
             warnings.append("the image has several frames; only the first is used")
         exif = _exif_of(image, warnings)
