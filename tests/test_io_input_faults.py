@@ -173,3 +173,72 @@ def test_a_jpeg_cut_inside_its_image_data_is_still_refused(tmp_path: Path, optio
     path.write_bytes(data[:end])
     with pytest.raises(InputImageError, match="truncated"):
         load_image(path)
+
+
+# ---------------------------------------------------------------- item 14: HEIC / HEIF
+
+
+def _heic_bytes(image: Image.Image, **options) -> bytes:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, quality=-1, **options)
+    return buffer.getvalue()
+
+
+def _smooth(width: int, height: int) -> Image.Image:
+    x = np.linspace(0, 255, width)[None, :, None]
+    y = np.linspace(0, 255, height)[:, None, None]
+    return Image.fromarray(np.concatenate([np.broadcast_to(x, (height, width, 1)),
+                                           np.broadcast_to(y, (height, width, 1)),
+                                           np.full((height, width, 1), 90.0)], axis=-1).astype(np.uint8))
+
+
+def test_a_heic_photo_is_read_like_any_other(tmp_path: Path) -> None:
+    source = _smooth(64, 48)
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(_heic_bytes(source))
+
+    img = load_image(path)
+
+    assert img.format == "HEIF" and img.size == (64, 48)
+    error = np.abs(np.asarray(img.rgb).astype(int) - np.asarray(source).astype(int))
+    assert error.mean() < 2 and error.max() <= 8  # HEVC stores YCbCr with halved chroma
+    written = save_image(img.restore(img.rgb), tmp_path / "out.png", source=img)
+    assert Image.open(written).size == (64, 48)
+
+
+def test_a_rotated_heic_is_turned_upright_once(tmp_path: Path) -> None:
+    from PIL import ExifTags
+
+    source = Image.new("RGB", (64, 48), (0, 0, 0))
+    source.paste((255, 255, 255), (0, 0, 8, 8))  # a marker in the top-left corner
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # shown turned 90 degrees clockwise
+    img = load_image(_heic_bytes(source, exif=exif.tobytes()))
+
+    assert img.size == (48, 64)
+    pixels = np.asarray(img.rgb).astype(int)
+    assert pixels[:8, -8:].mean() > 200 and pixels[:8, :8].mean() < 50  # the marker is now top-right
+
+
+def test_without_pillow_heif_a_heic_is_refused_naming_the_remedy(tmp_path: Path, monkeypatch) -> None:
+    import freecure_edit.imageio.opening as opening
+
+    path = tmp_path / "IMG_0002.heic"
+    path.write_bytes(_heic_bytes(_smooth(32, 32)))
+    monkeypatch.setattr(opening, "heif_support", lambda: False)
+
+    with pytest.raises(InputImageError) as caught:
+        load_image(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert "pillow-heif" in message and "freecure-edit[heif]" in message and "convert" in message
+
+
+def test_a_cut_heic_is_refused(tmp_path: Path) -> None:
+    data = _heic_bytes(_smooth(64, 48))
+    path = tmp_path / "cut.heic"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputImageError, match="corrupt") as caught:
+        load_image(path)
+    assert str(caught.value).startswith(f"{path}: ")

@@ -23,6 +23,7 @@ from typing import BinaryIO, Union
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from freecure_edit.errors import InputImageError
+from freecure_edit.imageio.heif import HEIF_FORMAT, HEIF_MISSING, heif_support, is_heif
 from freecure_edit.imageio.jpeg_end import decode_missing_end_marker
 
 # 100 MP: above every full-frame camera (61 MP) and the 1-inch/phone sensors users shoot with, while
@@ -146,12 +147,17 @@ def _any_pillow_format(stream: BinaryIO) -> str | None:
 
 
 def _identify(stream: BinaryIO, label: str) -> ImageFile.ImageFile:
+    heif = is_heif(stream)
+    if heif and not heif_support():
+        raise InputImageError(f"{label}: {HEIF_MISSING}")
     try:
-        return Image.open(stream, formats=SUPPORTED_INPUT_FORMATS)
+        return Image.open(stream, formats=SUPPORTED_INPUT_FORMATS + (HEIF_FORMAT,) if heif else SUPPORTED_INPUT_FORMATS)
     except UnidentifiedImageError:
         pass
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, RuntimeError) as error:
         raise InputImageError(f"{label}: corrupt image header ({one_line(error)})") from None
+    if heif:
+        raise InputImageError(f"{label}: corrupt or unsupported HEIC/HEIF file")
     signature = _signature_format(stream)
     if signature is not None:
         raise InputImageError(f"{label}: corrupt or truncated {signature} file")
@@ -193,7 +199,7 @@ def _has_more_frames(image: Image.Image, label: str) -> bool:
 def _decode(image: Image.Image, label: str) -> None:
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error, RuntimeError) as error:
         raise InputImageError(f"{label}: truncated or corrupt image data ({one_line(error)})") from None
 
 
