@@ -49,6 +49,7 @@ class _Recording:
     fd_row: int
     cache_keys_values: bool
     maps: CrossAttentionMapRecorder | None
+    steps: frozenset[int] | None = None
 
 
 @dataclass
@@ -104,16 +105,24 @@ class AttentionController:
         self._policy = None
 
     def record(self, fd_cond_row: int, capture_tokens: Mapping[str, Sequence[int]] | None = None,
-               cache_keys_values: bool = True) -> None:
+               cache_keys_values: bool = True, steps: Iterable[int] | None = None) -> None:
         """Start the FD pass: batch row `fd_cond_row` is FD's conditional stream.
 
         Clears what an earlier FD pass left. capture_tokens maps an attribute name to its token indices in
         FD's prompt; their cross-attention maps are read with `cross_attention_maps()`. A pass that will
-        never inject (ROFA needs only the maps) sets cache_keys_values False and holds no FD cache.
+        never inject (ROFA needs only the maps) sets cache_keys_values False and holds no FD cache; `steps`
+        limits the cache to the steps FASA will read (None: every step).
         """
         self._cache.clear()
         self._maps = CrossAttentionMapRecorder(capture_tokens, self._latent_size) if capture_tokens else None
-        self._policy = _Recording(int(fd_cond_row), bool(cache_keys_values), self._maps)
+        chosen = None if steps is None else frozenset(int(step) for step in steps)
+        self._policy = _Recording(int(fd_cond_row), bool(cache_keys_values), self._maps, chosen)
+
+    def release_cache(self) -> None:
+        """Drop FD's keys and values (the PD pass is over); the cross-attention maps stay readable."""
+        self._cache.clear()
+        if isinstance(self._policy, _Injecting):
+            self._policy = None
 
     def inject(
         self,
@@ -163,7 +172,8 @@ class AttentionController:
         row = _checked_row(policy.fd_row, call, "fd_cond_row")
         if policy.cache_keys_values and call.name in self._fasa_layers:
             step = self._current_step()
-            self._cache.put(call.name, step, call.key_projection[row], call.value_projection[row])
+            if policy.steps is None or step in policy.steps:
+                self._cache.put(call.name, step, call.key_projection[row], call.value_projection[row])
         if call.is_cross and policy.maps is not None and is_up_path(call.name):
             mask = None if call.attention_mask is None else call.attention_mask[row]
             policy.maps.add(head_mean_probabilities(call.query[row], call.key[row], call.attn.scale, mask))
