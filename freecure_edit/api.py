@@ -16,6 +16,7 @@ from pathlib import Path
 import PIL.Image
 import torch
 
+from freecure_edit.attention import uniform_attention
 from freecure_edit.backbones import backbone_for
 from freecure_edit.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
 from freecure_edit.compose import blend_into
@@ -239,7 +240,9 @@ class FreeCure:
     def _run(self, working, parsed, config, clock, hooks, frame) -> CureRun:
         progress, callbacks, cancel = hooks
         raise_if_cancelled(cancel)
-        with clock.phase("inversion"):
+        # The inversion runs under the cure's attention processor: the same arithmetic, or an empty-mask
+        # cure would not retrace the photo.
+        with clock.phase("inversion"), uniform_attention(self.backbone.unet):
             inversion = self._inversion(working, parsed.template, config, clock, hooks)
         raise_if_cancelled(cancel)
         return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock,

@@ -119,7 +119,7 @@ def cure_at_working_size(
     gamma = min(1.0, config.gamma * config.strength)
     apg_steps = _apg_step_count(parsed, gamma, steps)
     branch_from = steps - apg_steps if config.apg == "branch" else steps
-    fasa_steps = _fasa_steps(config, branch_from) if config.method == "fasa" else set()
+    fasa_steps = _fasa_steps(config) if config.method == "fasa" else set()
     controller = AttentionController(
         unet, fasa_layers=layers, latent_size=latent_size, cache_device=_cache_device(backbone, config)
     )
@@ -371,11 +371,10 @@ def _apg_step_count(parsed: ParsedPrompt, gamma: float, steps: int) -> int:
     return int(round(gamma * steps))
 
 
-def _fasa_steps(config: CureConfig, before: int) -> set[int]:
-    """The steps FASA acts at: its share of the schedule, ending where an APG branch takes over."""
+def _fasa_steps(config: CureConfig) -> set[int]:
     start, end = config.fasa_steps
     steps = config.steps
-    return {i for i in range(min(steps, before)) if start * steps <= i < end * steps}
+    return {i for i in range(steps) if start * steps <= i < end * steps}
 
 
 def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_placed_abstract: bool
