@@ -20,6 +20,7 @@ from freecure_edit.batch.manifest import now
 from freecure_edit.cli.batch_plan import BatchItem
 
 INTERRUPTED = "not cured: the batch was stopped before this image"
+ABANDONED = "not cured: the batch was stopped while this image was being cured"
 
 
 def manifest_line(item: BatchItem, parameters: dict[str, Any], digest: str, status: str, *, process: int,
@@ -48,5 +49,8 @@ def manifest_line(item: BatchItem, parameters: dict[str, Any], digest: str, stat
     }
 
 
-def skipped_line(item: BatchItem, parameters: dict[str, Any], digest: str, *, process: int) -> dict[str, Any]:
-    return manifest_line(item, parameters, digest, "skipped", process=process, error=INTERRUPTED, exit_code=None)
+def skipped_line(item: BatchItem, parameters: dict[str, Any], digest: str, *, process: int,
+                 abandoned: bool = False) -> dict[str, Any]:
+    """The line of an input a stop left out: not reached, or `abandoned` while it was being cured."""
+    return manifest_line(item, parameters, digest, "skipped", process=process,
+                         error=ABANDONED if abandoned else INTERRUPTED, exit_code=None)

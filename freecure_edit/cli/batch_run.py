@@ -134,16 +134,20 @@ def _cure_share(plan: BatchPlan, share: list[tuple], shard: ShardWriter, freecur
     it, the scratch folder goes (first: that frees the space its partial image took)."""
     scratch = plan.folder.new_scratch(process)
     done, interrupted, full = 0, False, None
+    in_flight = False  # whether share[done] is being cured: a stop then abandons it
     try:
         worker = Worker(plan, freecure, scratch, process, pixel_limit(params["max_pixels"]), params["debug"])
         for item, parameters, digest in share:
             if stops.stop_requested:
                 break
+            in_flight = True
             try:
                 line, staged = cure_item(worker, item, parameters, digest)
                 with stops.critical():
                     shard.append(place_output(worker, item, line, staged))
                     done += 1
+                    # Inside the critical section: a stop deferred to its end finds no image in flight.
+                    in_flight = False
             except DiskFullError as error:
                 full = error
                 raise
@@ -167,8 +171,9 @@ def _cure_share(plan: BatchPlan, share: list[tuple], shard: ShardWriter, freecur
                 for item, parameters, digest in share[done + 1:]:
                     _append_if_possible(shard, skipped_line(item, parameters, digest, process=process))
             elif interrupted or stops.stop_requested:
-                for item, parameters, digest in share[done:]:
-                    shard.append(skipped_line(item, parameters, digest, process=process))
+                for index, (item, parameters, digest) in enumerate(share[done:]):
+                    abandoned = interrupted and in_flight and index == 0
+                    shard.append(skipped_line(item, parameters, digest, process=process, abandoned=abandoned))
             shard.close()
     return done
 
