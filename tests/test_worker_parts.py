@@ -15,7 +15,7 @@ import pytest
 
 from freecure_edit.cli.config_options import config_defaults
 from freecure_edit.cli.model_options import ModelChoice
-from freecure_edit.cli.worker_images import load_painted_mask
+from freecure_edit.service.images import load_painted_mask
 from freecure_edit.cli.worker_options import MODEL_OPTIONS, RequestOptions, read_request_options
 from freecure_edit.cli.worker_request import cure_request
 from freecure_edit.cli.worker_settings import WorkerDefaults
@@ -126,7 +126,7 @@ def test_a_painted_mask_is_its_brightness_with_transparency_counting_as_black(tm
 def test_the_guard_puts_back_the_loaded_attention_processors(load_tiny):
     from diffusers.models.attention_processor import AttnProcessor
 
-    from freecure_edit.cli.worker_hooks import AttentionHookGuard
+    from freecure_edit.service.hooks import AttentionHookGuard
 
     unet = load_tiny("sd", "smooth").unet
     loaded = dict(unet.attn_processors)
