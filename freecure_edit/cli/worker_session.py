@@ -22,7 +22,7 @@ from freecure_edit.cli.worker_settings import WorkerDefaults
 def run_worker(params: dict[str, Any], given: set[str], requests: BinaryIO, writer: MessageWriter) -> None:
     """Start (or send a failed hello and raise), then serve `requests` until they end."""
     try:
-        freecure, defaults, hello = _start(params, given)
+        freecure, defaults, hello = load_session(params, given)
     except Exception as error:
         writer.send(protocol.hello_failure(*describe_failure(error)))
         raise
@@ -31,7 +31,8 @@ def run_worker(params: dict[str, Any], given: set[str], requests: BinaryIO, writ
     WorkerSession(freecure, defaults, writer, params["debug"]).serve(requests)
 
 
-def _start(params: dict[str, Any], given: set[str]):
+def load_session(params: dict[str, Any], given: set[str]):
+    """The loaded FreeCure, the start-up defaults and the hello line (shared with `freecure-edit ui`)."""
     quiet_libraries(params["debug"])
     from freecure_edit.config import CureConfig
     from freecure_edit.devices import pick_device
