@@ -45,6 +45,7 @@ class Cure:
     exit_code: int | None = None
     warnings: list[str] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
+    mask_sources: dict[str, str] = field(default_factory=dict)  # "callback" where the painted mask was used
     identity_similarity: float | None = None
     started: float | None = None
     seconds: float | None = None
@@ -55,7 +56,7 @@ class Cure:
         return {"id": self.id, "photo": self.photo_id, "name": self.photo_name, "prompt": self.prompt,
                 "state": self.state, "phase": self.phase, "done": self.done, "total": self.total,
                 "error": self.error, "exit_code": self.exit_code, "warnings": self.warnings,
-                "attributes": self.attributes, "identity_similarity": self.identity_similarity,
+                "attributes": self.attributes, "mask_sources": self.mask_sources, "identity_similarity": self.identity_similarity,
                 "seconds": self.seconds, "has_preview": self.preview_png is not None,
                 "has_result": self.result_png is not None}
 
@@ -131,6 +132,7 @@ class Board:
             cure.warnings = outcome.warnings
             cure.attributes = [attribute.text for attribute in outcome.result.attributes]
             cure.identity_similarity = outcome.result.identity_similarity
+            cure.mask_sources = dict(outcome.result.mask_sources or {})
             cure.state = "done"
         elif event.kind == events.FAILED:
             cure.exit_code, cure.error = failure_text(data["error"])
