@@ -46,6 +46,13 @@ def test_the_page_is_served_on_localhost(ui_server):  # noqa: F811
     assert ui_server.url.startswith("http://127.0.0.1:")
 
 
+def test_a_request_for_another_host_name_is_refused(ui_server):  # noqa: F811
+    # A web site that rebinds its own name to 127.0.0.1 still sends its name in the Host header.
+    status, _, _ = ui_server.call("/api/cures", headers={"host": "attacker.example"})
+
+    assert status == 400
+
+
 def test_a_cure_with_a_painted_mask_changes_only_the_painted_half(ui_server):  # noqa: F811
     photo = random_photo(64, 48, seed=5)
     status, uploaded, _ = upload(ui_server, png(photo))

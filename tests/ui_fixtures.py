@@ -62,7 +62,7 @@ def ui_server(tiny_model_folder):
     def config_for(options):
         return CureConfig(**{"steps": STEPS, "detect": False, **read_overrides(options, "options").config})
 
-    app = build_app(fc, config_for=config_for, max_pixels=MAX_PIXELS)
+    app = build_app(fc, config_for=config_for, max_pixels=MAX_PIXELS, allowed_hosts=["127.0.0.1", "localhost"])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -48,7 +48,9 @@ def ui(context: click.Context, host: str, port: int, **params) -> None:
         def config_for(options: dict):
             return defaults.config(read_request_options(options, "options"))[0]
 
-        app = build_app(freecure, config_for=config_for, max_pixels=pixel_limit(params["max_pixels"]))
+        local = host in (LOCALHOST, "localhost")
+        app = build_app(freecure, config_for=config_for, max_pixels=pixel_limit(params["max_pixels"]),
+                        allowed_hosts=[LOCALHOST, "localhost"] if local else None)
         if host != LOCALHOST:
             warn(f"listening on {host}: anyone who can reach this machine can cure photos on it")
         note(f"the page is at http://{host}:{port}/ ({hello['device']}); Ctrl-C stops it")

@@ -23,6 +23,8 @@ import numpy as np
 import PIL.Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -49,7 +51,9 @@ def default_config_for(options: dict[str, Any]) -> CureConfig:
 
 
 def build_app(freecure, *, config_for: ConfigFor = default_config_for, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-              title: str = "freecure-edit") -> Starlette:
+              title: str = "freecure-edit", allowed_hosts: list[str] | None = None) -> Starlette:
+    """`allowed_hosts`: the Host headers answered (None: any). A server on localhost should allow only
+    its own names, so that a web site cannot reach it through DNS rebinding."""
     board = Board()
     service = CureService(freecure, board.on_event)
     page = resources.files("freecure_edit.ui").joinpath("page.html").read_text(encoding="utf-8")
@@ -137,7 +141,8 @@ def build_app(freecure, *, config_for: ConfigFor = default_config_for, max_pixel
         Route("/api/cures/{cure}/preview.png", _answered(preview)),
         Route("/api/cures/{cure}/result.png", _answered(result)),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [] if allowed_hosts is None else [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.service = service
     app.state.board = board
     return app
