@@ -29,11 +29,13 @@ def test_the_attribute_judge_reads_held_out_drawings(judges, held_out):
 
 
 def test_prompt_consistency_counts_the_asked_attributes_the_judge_sees(judges):
-    spec = PortraitSpec(identity=2, hair_colour="blonde", hair_style="curly", hat="hat")
+    spec = PortraitSpec(identity=2, hair_colour="blonde", hair_style="curly", glasses="round")
     image = draw(spec, 9).image
-    assert judges.prompt_consistency(image, "a photo of a woman with blonde curly hair, a hat") == 1.0
-    assert judges.prompt_consistency(image, "a photo of a woman with red straight hair") == 0.0
-    assert judges.prompt_consistency(image, "a photo of a woman with blonde hair, sunglasses") == 0.5
+    assert judges.attributes([image])[0] == spec.attributes(), "the judge must read this drawing right"
+    assert judges.prompt_consistency(image, "a photo of a woman with blonde curly hair, round glasses") == 1.0
+    assert judges.prompt_consistency(image, "a photo of a woman with red straight hair, sunglasses") == 0.0
+    assert judges.prompt_consistency(image, "a photo of a woman with blonde hair, a hat") == 0.5
+    assert judges.prompt_consistency(image, "a photo of a woman with glasses") == 1.0
     assert judges.prompt_consistency(image, "a photo of a woman") == 1.0
     assert asked_attributes("a photo of a man with red hair, without glasses, smiling") == {
         "hair_colour": "red", "glasses": "none", "expression": "smiling"}
