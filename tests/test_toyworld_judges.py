@@ -35,7 +35,10 @@ def test_prompt_consistency_counts_the_asked_attributes_the_judge_sees(judges):
     assert judges.prompt_consistency(image, "a photo of a woman with blonde curly hair, round glasses") == 1.0
     assert judges.prompt_consistency(image, "a photo of a woman with red straight hair, sunglasses") == 0.0
     assert judges.prompt_consistency(image, "a photo of a woman with blonde hair, a hat") == 0.5
-    assert judges.prompt_consistency(image, "a photo of a woman with glasses") == 1.0
+    sunglasses = draw(spec.with_changes(glasses="sunglasses"), 9).image
+    assert judges.attributes([sunglasses])[0]["glasses"] == "sunglasses"
+    assert judges.prompt_consistency(sunglasses, "a photo of a woman with glasses") == 1.0, "any kind of glasses"
+    assert judges.prompt_consistency(sunglasses, "a photo of a woman with round glasses") == 0.0
     assert judges.prompt_consistency(image, "a photo of a woman") == 1.0
     assert asked_attributes("a photo of a man with red hair, without glasses, smiling") == {
         "hair_colour": "red", "glasses": "none", "expression": "smiling"}
