@@ -123,7 +123,12 @@ def _csv_prompts(name: str, text: str) -> list[str]:
     columns = [column.strip() for column in reader.fieldnames or []]
     if "prompt" not in columns:
         return []
-    return [
-        row["prompt"].strip() for row in ({k.strip(): v for k, v in r.items() if k} for r in reader)
-        if isinstance(row.get("prompt"), str) and row["prompt"].strip()
-    ]
+    prompts = []
+    for record in reader:
+        if None in record:  # an unquoted comma in a prompt would silently cut it
+            raise ConfigurationError(f"{name} line {reader.line_num}: more cells than the header has columns "
+                                     "(quote a prompt that holds a comma)")
+        value = {key.strip(): cell for key, cell in record.items()}.get("prompt")
+        if isinstance(value, str) and value.strip():
+            prompts.append(value.strip())
+    return prompts

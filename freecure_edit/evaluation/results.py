@@ -38,12 +38,28 @@ def read_results(path: Path) -> dict[tuple, dict[str, Any]]:
     return lines
 
 
+def _cut_torn_tail(path: Path) -> None:
+    """Drop what a kill left after the last complete line, so that the next line starts on its own."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as stream:
+        data = stream.read()
+        if data.endswith(b"\n"):
+            return
+        stream.truncate(data.rfind(b"\n") + 1)
+
+
 class ResultsLog:
     """The results of a run: what earlier runs left (for --resume) and the lines of this one."""
 
     def __init__(self, folder: Path):
         self.path = folder / RESULTS_NAME
         self.lines = read_results(self.path)
+        _cut_torn_tail(self.path)
         self._writer = ShardWriter(self.path)
 
     def done(self, key: tuple) -> bool:
