@@ -56,6 +56,8 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
         if _looks_local(model) and not Path(model).expanduser().exists():
             raise ModelNotFoundError(f"model path {model} does not exist")
 
+    _check_packages(settings)
+
     # 2. metrics and the first model, before anything is written
     device = settings.device or _default_device()
     metrics = [load_metric(name, device=device, **settings.metric_options) for name in settings.metrics]
@@ -246,6 +248,17 @@ def _check_output(output: Path, settings: EvalSettings) -> None:
     in_use = output.is_dir() and any((output / name).exists() for name in (RESULTS_NAME, SUMMARY_NAME, REPORT_NAME))
     if in_use and not (settings.resume or settings.overwrite):
         raise ConfigurationError(f"{output} already holds an evaluation: add --resume to go on with it, or --overwrite")
+
+
+def _check_packages(settings: EvalSettings) -> None:
+    import importlib.util
+
+    needed = ["matplotlib"] + (["lpips"] if "lpips" in settings.metrics else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"eval needs {' and '.join(missing)}: pip install 'freecure-edit[eval]'"
+        )
 
 
 def _looks_local(model: str) -> bool:
