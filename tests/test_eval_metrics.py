@@ -3,6 +3,7 @@ checked against properties that hold for any weights."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -162,3 +163,20 @@ def test_face_diversity_is_the_mean_over_all_pairs_of_seeds():
              _line("cure", 0.3, 0.8, face_diversity=0.1, face_diversity_pairs=1),
              _line("cure", 0.3, 0.8, face_diversity=0.4, face_diversity_pairs=2)]
     assert table1(lines, ["cure"])["m"]["cure"]["face_diversity"] == pytest.approx(0.3)
+
+
+def test_results_log_skips_torn_lines_keeps_the_latest_of_a_key_and_appends_on_a_line_of_its_own(tmp_path):
+    from freecure_edit.evaluation.results import RESULTS_NAME, ResultsLog, read_results
+
+    first = {"model": "m", "photo": "p", "prompt": "q", "method": "cure", "seed": 0, "pc": 0.1}
+    again = dict(first, pc=0.2)
+    path = tmp_path / RESULTS_NAME
+    path.write_text(json.dumps(first) + "\n" + json.dumps(again) + "\n" + '{"model": "m", "pho')
+    log = ResultsLog(tmp_path)
+    assert list(log.lines.values()) == [again] and log.done(("m", "p", "q", "cure", 0))
+    assert not log.done(("m", "p", "q", "cure", 1))
+    log.append(dict(first, seed=1))
+    log.close()
+    lines = read_results(path)
+    assert len(lines) == 2 and lines[("m", "p", "q", "cure", 1)]["seed"] == 1
+    assert path.read_text().count("\n") == 3  # the torn tail is gone, not glued to the new line

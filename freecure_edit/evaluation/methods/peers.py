@@ -2,7 +2,8 @@
 LEDITS++ (LEditsPPPipelineStableDiffusion / ...XL) and img2img (StableDiffusionImg2ImgPipeline / ...XL).
 
 LEDITS++ edits with the attributes the prompt parser finds as its editing concepts, from an inversion
-with the template prompt, at diffusers' defaults (edit guidance 5, threshold 0.9, intersect masks).
+with the template prompt, at diffusers' defaults (edit guidance 5, threshold 0.9; intersect masks on
+for SD, off for SDXL, as each pipeline defaults).
 img2img regenerates the photo from strength 0.5 with the full prompt.
 """
 
@@ -74,8 +75,9 @@ class LeditsMethod(Method):
             self._peer = self._build()
         concepts = [attribute.text for attribute in parsed.attributes]
         warnings = []
-        intersect = _has_attention_at_quarter_resolution(self.pipe.unet)
-        if not intersect:
+        xl = "XL" in type(self._peer).__name__
+        intersect = not xl and _has_attention_at_quarter_resolution(self.pipe.unet)
+        if not xl and not intersect:
             warnings.append("this UNet has no cross-attention at 1/4 of the latent size, so LEDITS++ "
                             "ran without its intersect masks")
         device = self.pipe._execution_device
