@@ -22,7 +22,9 @@ class ToyMetric(Metric):
         try:
             self.judges = load_judges(folder)
         except FileNotFoundError as error:
-            raise ModelNotFoundError(f"the toy world's judges are not trained yet ({error})") from None
+            raise ModelNotFoundError(f"the toy world's judges are not in {folder or 'the package'} ({error})") from None
+        except ValueError as error:
+            raise ModelNotFoundError(f"the toy world's judges in {folder or 'the package'} do not fit: {error}") from None
         self.folder = folder
 
     def score(self, sample: Sample) -> dict[str, float | None]:
