@@ -243,8 +243,7 @@ class FreeCure:
     def working_size(self, photo_size: tuple[int, int], config: CureConfig) -> tuple[int, int]:
         """The photo's size at the model's scale: long side = working size, a multiple the UNet accepts."""
         side = config.working_size or self.backbone.native_size
-        unet_levels = len(self.backbone.unet.config.block_out_channels) - 1
-        multiple = self.backbone.vae_scale_factor * 2**unet_levels
+        multiple = self.backbone.size_multiple
         width, height = photo_size
         scale = side / max(width, height)
         return tuple(max(multiple, round(length * scale / multiple) * multiple) for length in (width, height))

@@ -23,7 +23,11 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SDXL_FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"
 
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
-SUPPORTED_PIPELINES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
+SUPPORTED_PIPELINES = {
+    "StableDiffusionPipeline": "sd",
+    "StableDiffusionXLPipeline": "sdxl",
+    "FluxPipeline": "flux",
+}
 
 
 def load_pipeline(
@@ -66,14 +70,14 @@ def load_pipeline(
 
 
 def pipeline_kind(pipe) -> str:
-    """"sd" or "sdxl", from the pipeline's class."""
+    """"sd", "sdxl" or "flux", from the pipeline's class."""
     for class_name, name in SUPPORTED_PIPELINES.items():
         if type(pipe).__name__ == class_name or any(
             base.__name__ == class_name for base in type(pipe).__mro__
         ):
             return name
     raise ConfigurationError(
-        f"{type(pipe).__name__} is not supported; use a Stable Diffusion 1.x or SDXL pipeline"
+        f"{type(pipe).__name__} is not supported; use a Stable Diffusion 1.x, SDXL or FLUX.1 pipeline"
     )
 
 
