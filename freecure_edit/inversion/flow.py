@@ -6,8 +6,9 @@ From the clean latent z_0 (level N, sigma 0) up to z_T (level 0, sigma 1):
 
 Each level's velocity is predicted with its own sigma, so the prediction at level i (i < N) is exactly
 the sampler's at step i, and the exact method's corrections ("anchors") come out of the inversion's own
-batch. When the inversion's guidance differs from the sampler's, both rows share one call: the guidance
-embedding is per row. Sampling then retraces the trajectory as "trajectory plus deviation" (exact.py),
+calls. When the inversion's guidance differs from the sampler's, the anchor is a second, one-row call at
+the same point: a two-row batch would be cheaper but not bit-identical to the sampler's one-row call
+(the float result of a row depends on the batch it is computed in). Sampling then retraces the trajectory as "trajectory plus deviation" (exact.py),
 bit for bit, at any guidance, because the Euler step has the same linear form as DDIM's.
 
 Methods: "exact" (the default) and "ddim", which here means the plain inversion baseline (an Euler
@@ -22,7 +23,7 @@ from typing import Callable
 import PIL.Image
 import torch
 
-from freecure_edit.backbones.base import Conditioning, PromptPair
+from freecure_edit.backbones.base import PromptPair
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.inversion.base import Inversion, InversionPass, StepCallback
 from freecure_edit.inversion.exact import ExactInversion
@@ -69,9 +70,8 @@ def flow_invert(
     guidance (None for level 0, never evaluated). `num_levels` stops after that many steps from the clean
     end, as `ddim_invert` does."""
     sampling_guidance = guidance_scale if sampling_guidance is None else sampling_guidance
-    both = sampling_guidance != guidance_scale
-    guidances = [guidance_scale, sampling_guidance] if both else [guidance_scale]
-    rows = Conditioning.cat([backbone.with_guidance(pair.cond, g) for g in guidances])
+    rows = backbone.with_guidance(pair.cond, guidance_scale)
+    sampler_rows = None if sampling_guidance == guidance_scale else backbone.with_guidance(pair.cond, sampling_guidance)
     num_steps = schedule.num_steps
     levels = num_steps if num_levels is None else num_levels
     z = z0
@@ -80,11 +80,11 @@ def flow_invert(
     with torch.no_grad():
         for step_number, i in enumerate(reversed(range(num_steps - levels, num_steps))):
             level = i + 1
-            batch = z.expand(rows.rows, *z.shape[1:])
-            velocity = backbone.denoise(batch, schedule.level_timestep(level), rows)
+            velocity = backbone.denoise(z, schedule.level_timestep(level), rows)
             if level < num_steps:
-                level_noise.append(velocity[-1:])
-            z = schedule.inverse_step(z, velocity[:1], i)
+                sampler = velocity if sampler_rows is None else backbone.denoise(z, schedule.timesteps[level], sampler_rows)
+                level_noise.append(sampler)
+            z = schedule.inverse_step(z, velocity, i)
             latents.append(z)
             if callback is not None:
                 callback(step_number, z)
@@ -105,7 +105,7 @@ def invert_flow(
 ) -> Inversion:
     """`invert` for a FLUX backbone. `guidance_scale` is the sampler's guidance (3.5 by default);
     the inversion runs at `inversion_guidance` (by default the same, which costs N + 1 evaluations;
-    a different value shares the inversion's calls, one more row each)."""
+    a different value costs N more, for the sampler's anchors)."""
     if method not in FLOW_METHODS:
         raise ConfigurationError(
             f"{method} inversion does not apply to FLUX, which is guidance-distilled and has no "
