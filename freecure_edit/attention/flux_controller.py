@@ -141,6 +141,17 @@ class FluxAttentionController:
     def cache_bytes(self) -> int:
         return self._cache.nbytes
 
+    @property
+    def cached_steps(self) -> set[int]:
+        return self._cache.steps()
+
+    def fd_key_bias(self) -> torch.Tensor | None:
+        """The bias on FD's image keys in packed-token order (None: empty mask), while injecting."""
+        if not isinstance(self._policy, _Injecting):
+            raise RuntimeError("the FD key bias exists only after inject()")
+        bias = fd_key_bias(resize_mask_to_grid(self._policy.mask, self._grid), self._policy.omega)
+        return None if bool(torch.isneginf(bias).all()) else bias
+
     # -- routing ------------------------------------------------------------------------------------
 
     def attend_joint(self, call: JointAttentionCall) -> torch.Tensor:
