@@ -36,6 +36,10 @@ from freecure_edit.attention.grids import resize_mask_to_grid
 from freecure_edit.errors import ConfigurationError
 
 _PLAIN_PROCESSORS = {"FluxAttnProcessor", "FluxAttnProcessor2_0", "FluxControlledProcessor"}
+# PD's image queries go through FASA in chunks: with a float bias, scaled_dot_product_attention may
+# take its math path, which holds a (heads, queries, keys) matrix, 1.7 GB in bf16 at 1024 px for all
+# 4096 queries over 4096 + 512 + 4096 keys; 1024 queries at a time hold a quarter of it.
+QUERY_CHUNK = 1024
 
 
 @dataclass
@@ -207,7 +211,10 @@ class FluxAttentionController:
         query, key, value = (t[rows].transpose(1, 2) for t in (call.query, call.key, call.value))
         fd_key, fd_value = (t[None].transpose(1, 2) for t in cached)
         text_out = F.scaled_dot_product_attention(query[:, :, :text], key, value)
-        image_out = fasa_attention(query[:, :, text:], key, value, fd_key, fd_value, bias)
+        image_out = torch.cat([
+            fasa_attention(chunk, key, value, fd_key, fd_value, bias)
+            for chunk in query[:, :, text:].split(QUERY_CHUNK, dim=2)
+        ], dim=2)
         out = plain_joint_attention(call).clone() if len(rows) < call.query.shape[0] else torch.empty_like(call.query)
         out[rows] = torch.cat([text_out, image_out], dim=2).transpose(1, 2).to(out.dtype)
         return out

@@ -68,6 +68,10 @@ class FluxBackbone(StableDiffusionBackbone):
         return int(self.pipe.default_sample_size) * self.vae_scale_factor
 
     @property
+    def attention_model(self) -> torch.nn.Module:
+        return self.transformer
+
+    @property
     def size_multiple(self) -> int:
         """Image sides must be multiples of this: the autoencoder's factor times the 2x2 packing."""
         return self.vae_scale_factor * 2

@@ -40,6 +40,11 @@ class StableDiffusionBackbone:
         return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
 
     @property
+    def attention_model(self) -> torch.nn.Module:
+        """The model whose attention processors a cure replaces (and a worker restores)."""
+        return self.unet
+
+    @property
     def attention_tokenizer(self):
         """The tokenizer whose tokens the cross-attention maps are indexed by."""
         return self.pipe.tokenizer

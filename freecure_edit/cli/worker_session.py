@@ -62,7 +62,7 @@ class WorkerSession:
         self._defaults = defaults
         self._writer = writer
         self._debug = debug
-        self._hooks = AttentionHookGuard(freecure.backbone.unet)
+        self._hooks = AttentionHookGuard(freecure.backbone.attention_model)
 
     def serve(self, requests: BinaryIO) -> None:
         for number, raw in enumerate(iter(requests.readline, b""), start=1):
