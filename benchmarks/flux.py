@@ -12,7 +12,7 @@ encoders of the right widths. Each configuration runs in its own process, so eac
 - plain: FluxPipeline-style Euler sampling, N evaluations, one row each;
 - cure: exact inversion (N + 1), the foundation pass recording FD's image keys and values at the FASA
   blocks (N), the photo pass with FASA (N), with the FD cache where the cure would keep it;
-- cure, FD cache on the CPU: the GPU configuration (the same as "cure" where there is no GPU).
+- cure, FD cache on the CPU: the GPU configuration (only run where there is a GPU).
 
 On a CPU the peak is the process's resident memory (weights included), on a GPU the allocator's peak.
 The printout ends with the cache size per FASA block and step, and what that is at 1024 px.
@@ -168,8 +168,12 @@ def main() -> None:
         print(json.dumps(run_one(args)))
         return
 
+    import torch
+
     records = []
-    for configuration in ("plain", "cure", "cure-cache-cpu"):
+    # Without a GPU the cache is on the CPU either way, so the third configuration would repeat the second.
+    configurations = ("plain", "cure", "cure-cache-cpu") if torch.cuda.is_available() else ("plain", "cure")
+    for configuration in configurations:
         command = [sys.executable, __file__, "--configuration", configuration] + sys.argv[1:]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         records.append(json.loads(output.strip().splitlines()[-1]))
