@@ -73,7 +73,9 @@ def test_other_layers_are_plain(transformer):
     assert torch.equal(controller.attend_joint(call), plain_joint_attention(call))
 
 
-def test_fd_equal_to_pd_at_omega_zero_is_attention_over_duplicated_image_keys(transformer):
+@pytest.mark.parametrize("chunk", [1024, 5], ids=["one-chunk", "chunked"])
+def test_fd_equal_to_pd_at_omega_zero_is_attention_over_duplicated_image_keys(transformer, monkeypatch, chunk):
+    monkeypatch.setattr("freecure_edit.attention.flux_controller.QUERY_CHUNK", chunk)
     layer = "single_transformer_blocks.3.attn.processor"
     call = joint_call(layer, 1, seed=3)
     controller = recorded_controller(transformer, layer, call)
