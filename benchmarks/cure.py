@@ -2,12 +2,16 @@
 
     python benchmarks/cure.py --model tiny
     python benchmarks/cure.py --model sd15 --size 256 --steps 2 4
+    python benchmarks/cure.py --model sd15 --size 256 --steps 4 20 --against-ledits
 
 For each configuration it prints denoiser evaluations per phase and in total (and per step, against a
 plain guided generation's 2), the fixed seconds and seconds per step fitted over two step counts with
 the extrapolation to 50 steps, wall time divided by (evaluations x the time of one evaluation), the FD
 key/value cache, and peak memory against a plain generation at the same size. Every configuration runs
-in its own process, so each peak is its own. The face parser is a SegFormer of the real model's shape
+in its own process, so each peak is its own. Seconds are also given per phase, the autoencoder's
+passes and the parser's as phases of their own. `--against-ledits` instead times the default cure and
+diffusers' LEDITS++ (the same UNet, the prompt's attributes as edit concepts) at both step counts in
+one process, and prints their evaluations and the ratio of wall times. The face parser is a SegFormer of the real model's shape
 (MiT-b5) with random weights, loaded through the project's loader, so that its cost is real too.
 """
 
@@ -111,6 +115,65 @@ def measure_cure(model: str, overrides: dict, size: int, steps: list[int]) -> di
     }
 
 
+def counting_unet_rows(unet) -> dict:
+    """Count the rows the UNet is called on (LEDITS++ has no counter of its own)."""
+    counts = {"rows": 0}
+    forward = unet.forward
+
+    def counted(sample, *args, **kwargs):
+        counts["rows"] += sample.shape[0]
+        return forward(sample, *args, **kwargs)
+
+    unet.forward = counted
+    return counts
+
+
+def measure_against_ledits(model: str, size: int, steps: list[int]) -> list[dict]:
+    """The default cure and LEDITS++ on the same pipeline and photo, at each step count."""
+    import PIL.Image
+    import skimage.data
+    from diffusers import LEditsPPPipelineStableDiffusion
+
+    from common import load_benchmark_pipeline
+    from freecure_edit import CureConfig, FreeCure
+    from freecure_edit.prompts import parse_prompt
+
+    workdir = Path(tempfile.mkdtemp())
+    pipe = load_benchmark_pipeline(model, workdir)
+    parser_folder = random_segformer(workdir / "parser", tiny=model != "sd15")
+    fc = FreeCure(pipe, parser="segformer", parser_model=str(parser_folder))
+    parsed = parse_prompt(PROMPT)
+    ledits = LEditsPPPipelineStableDiffusion(
+        vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer, unet=pipe.unet,
+        scheduler=pipe.scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    ledits.set_progress_bar_config(disable=True)
+    counts = counting_unet_rows(pipe.unet)
+    photo = PIL.Image.fromarray(skimage.data.astronaut()).resize((size, size), PIL.Image.LANCZOS)
+    rows = []
+    for count in steps:
+        fc._inversions.clear()
+        started = time.perf_counter()
+        result = fc.cure(photo, PROMPT, CureConfig(steps=count, working_size=size))
+        cure_wall = time.perf_counter() - started
+        counts["rows"] = 0
+        started = time.perf_counter()
+        ledits.invert(photo, source_prompt=parsed.template, num_inversion_steps=count, height=size, width=size)
+        ledits(editing_prompt=[a.text for a in parsed.attributes],
+               edit_guidance_scale=[5.0] * len(parsed.attributes))
+        ledits_wall = time.perf_counter() - started
+        rows.append({
+            "steps": count,
+            "cure_s": cure_wall,
+            "cure_evaluations": result.stats.total_evaluations,
+            "cure_phases": {k: round(v, 3) for k, v in result.stats.seconds.items()},
+            "ledits_s": ledits_wall,
+            "ledits_evaluations": counts["rows"],
+            "ratio": cure_wall / ledits_wall,
+        })
+    return rows
+
+
 def measure_plain_generation(model: str, size: int, steps: int) -> dict:
     from common import load_benchmark_pipeline, peak_memory_mib
 
@@ -135,10 +198,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs=2, default=None)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--against-ledits", action="store_true",
+                        help="time the default cure against LEDITS++ at both step counts, in one process")
     args = parser.parse_args()
     big = args.model == "sd15"
     args.size = args.size or (256 if big else 64)
     args.steps = args.steps or ([2, 4] if big else [10, 20])
+
+    if args.against_ledits:
+        from common import machine_line
+
+        print(f"cure against LEDITS++: model {args.model}, {args.size}x{args.size}, prompt {PROMPT!r}; "
+              f"{machine_line()}")
+        for row in measure_against_ledits(args.model, args.size, args.steps):
+            print(f"{row['steps']:>3} steps: cure {row['cure_s']:.2f} s / {row['cure_evaluations']} evaluations, "
+                  f"LEDITS++ {row['ledits_s']:.2f} s / {row['ledits_evaluations']} evaluations, "
+                  f"ratio {row['ratio']:.2f}; cure phases (s) {row['cure_phases']}")
+        return
 
     if args.one is not None:
         print(json.dumps(measure_cure(args.model, json.loads(args.one), args.size, args.steps)))
@@ -163,8 +239,10 @@ def main() -> None:
     configurations = dict(CONFIGURATIONS)
     if torch.cuda.is_available():
         configurations.update(GPU_ONLY_CONFIGURATIONS)
+    phase_lines = []
     for name, overrides in configurations.items():
         r = run_child(args, "--one", json.dumps(overrides))
+        phase_lines.append(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["phase_seconds"].items()))
         e = r["evaluations"]
         print(f"{name:<36}{e.get('inversion', 0):>5}{e.get('foundation', 0):>5}{e.get('fasa', 0):>5}"
               f"{e.get('apg', 0):>5}{r['total_evaluations']:>7}{r['total_evaluations'] / n:>6.2f}"
@@ -172,6 +250,8 @@ def main() -> None:
               f"{r['fixed_s'] + 50 * r['per_step_s']:>8.1f}{r['wall_over_ideal']:>11.2f}"
               f"{100 * r['overhead_at_50']:>7.1f}%{r['fd_cache_mib']:>10.1f}{r['peak_mib']:>9.0f}"
               f"{r['peak_mib'] / plain['peak_mib']:>7.2f}")
+    print(f"seconds per phase at {n} steps (autoencoder and parser are phases of their own):")
+    print("\n".join(phase_lines))
 
 
 if __name__ == "__main__":

@@ -11,20 +11,22 @@ import hashlib
 import logging
 import resource
 from collections import OrderedDict
+from contextlib import nullcontext
 from pathlib import Path
 
 import PIL.Image
 import torch
 
+from freecure_edit.attention import uniform_attention
 from freecure_edit.backbones import backbone_for
-from freecure_edit.callbacks import CureCallbacks
+from freecure_edit.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
 from freecure_edit.compose import blend_into
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
 from freecure_edit.inversion import invert
 from freecure_edit.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
-from freecure_edit.pipeline import CureRun, PhaseClock, cure_at_working_size
+from freecure_edit.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
 from freecure_edit.prompts import parse_prompt
 from freecure_edit.result import CureResult
 
@@ -96,7 +98,7 @@ class FreeCure:
     # -- the cure -------------------------------------------------------------------------------------
 
     def cure(self, image, prompt: str, config: CureConfig | None = None, *, progress=None,
-             callbacks: CureCallbacks | None = None) -> CureResult:
+             callbacks: CureCallbacks | None = None, cancel=None) -> CureResult:
         """Cure the attributes `prompt` names in `image` (a path, PIL image or `LoadedImage`).
 
         With a face detector, each selected face is cropped, cured at the model's working size and
@@ -104,13 +106,17 @@ class FreeCure:
         (and, for expressions, the face) are blended in; every other pixel is the input's.
         `progress(phase, done, total)` is called as steps complete; `callbacks` (a `CureCallbacks`) sees
         every sampling step with a latent preview, may replace the masks, and gets the result.
+        `cancel` (a threading.Event, or a callable returning True to stop) is looked at after every
+        denoising step of every phase and between phases; once set, the cure raises `CureCancelled`,
+        with the model's attention processors restored and no half-made inversion cached.
         """
-        result = self._cure(image, prompt, config or CureConfig(), progress, callbacks)
+        check_cancel_hook(cancel)
+        result = self._cure(image, prompt, config or CureConfig(), progress, callbacks, cancel)
         if callbacks is not None and callbacks.on_result is not None:
             callbacks.on_result(result)
         return result
 
-    def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks) -> CureResult:
+    def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks, cancel) -> CureResult:
         if config.refine == "sam" and self.refiner is None:
             raise ConfigurationError("refine='sam' needs a SAM checkpoint: pass --sam-checkpoint PATH (sam_vit_b_01ec64.pth)")
         photo = _rgb_photo(image)
@@ -123,7 +129,7 @@ class FreeCure:
             message = f"the prompt {prompt!r} names no facial attribute to cure; the photo is returned unchanged"
             logger.warning(message)
             return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config, [message])
-        hooks = (progress, callbacks)
+        hooks = (progress, callbacks, cancel)
         if config.min_identity is None:
             return self._cure_once(photo, parsed, config, hooks)
         return self._cure_keeping_identity(photo, parsed, config, hooks)
@@ -133,6 +139,7 @@ class FreeCure:
         attempts = []
         strength = config.strength
         for _ in range(config.identity_retries + 1):
+            raise_if_cancelled(hooks[2])
             result = self._cure_once(photo, parsed, config.with_changes(strength=strength), hooks)
             attempts.append(result)
             if result.identity_similarity is None or result.identity_similarity >= config.min_identity:
@@ -172,7 +179,7 @@ class FreeCure:
         return CureResult(
             image=cured,
             working_image=first.image,
-            reconstruction=first.reconstruction,
+            reconstruction=first.reconstruction.image if first.reconstruction.available else None,
             fd_image=first.fd_image,
             masks=masks,
             attributes=list(parsed.attributes),
@@ -232,11 +239,16 @@ class FreeCure:
         return current, runs, reports, warnings
 
     def _run(self, working, parsed, config, clock, hooks, frame) -> CureRun:
-        progress, callbacks = hooks
-        with clock.phase("inversion"):
-            inversion = self._inversion(working, parsed.template, config, progress)
+        progress, callbacks, cancel = hooks
+        raise_if_cancelled(cancel)
+        # The inversion runs under the cure's attention processor: the same arithmetic, or an empty-mask
+        # cure would not retrace the photo.
+        with clock.phase("inversion"), _uniform_attention(self.backbone):
+            inversion = self._inversion(working, parsed.template, config, clock, hooks)
+        raise_if_cancelled(cancel)
         return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock,
-                                    progress, refiner=self.refiner, callbacks=callbacks, frame=frame)
+                                    progress, refiner=self.refiner, callbacks=callbacks, frame=frame,
+                                    cancel=cancel)
 
     # -- helpers ----------------------------------------------------------------------------------------
 
@@ -252,8 +264,10 @@ class FreeCure:
         size = self.working_size(photo.size, config)
         return photo if photo.size == size else photo.resize(size, PIL.Image.LANCZOS)
 
-    def _inversion(self, working: PIL.Image.Image, template: str, config: CureConfig, progress):
-        """The photo's inversion, reused when the same photo is cured again with the same template."""
+    def _inversion(self, working: PIL.Image.Image, template: str, config: CureConfig, clock, hooks):
+        """The photo's inversion, reused when the same photo is cured again with the same template.
+
+        It is cached only once complete, so a cancelled inversion leaves the cache as it was."""
         exact = config.inversion == "exact"
         key = (
             hashlib.sha256(working.tobytes()).hexdigest(), working.size, template, config.steps,
@@ -261,9 +275,9 @@ class FreeCure:
         )
         inversion = self._inversions.get(key)
         if inversion is None:
-            report = None if progress is None else (lambda done, total: progress("inversion", done, total))
             inversion = invert(self.backbone, working, template, config.steps, config.photo_guidance,
-                               method=config.inversion, progress=report)
+                               method=config.inversion, step_callback=Reporter(*hooks).inversion_step,
+                               autoencoder_phase=clock.phase)
             self._inversions[key] = inversion
             while len(self._inversions) > INVERSION_CACHE_SIZE:
                 self._inversions.popitem(last=False)
@@ -272,6 +286,12 @@ class FreeCure:
         # A cached exact inversion may have been made for another photo-branch guidance.
         inversion.prepare_sampling(inversion.prompt_pair, config.photo_guidance)
         return inversion
+
+
+def _uniform_attention(backbone):
+    # FLUX keeps diffusers' own processor for the inversion: the cure's FLUX processor computes the
+    # same attention bit for bit (tests/test_flux_attention.py), so nothing needs replacing there.
+    return nullcontext() if backbone.kind == "flux" else uniform_attention(backbone.unet)
 
 
 def _rgb_photo(image) -> PIL.Image.Image:

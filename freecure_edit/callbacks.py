@@ -92,6 +92,27 @@ class CureCallbacks:
     on_result: Callable[[object], None] | None = None
 
 
+def cancel_requested(cancel) -> bool:
+    """Whether `cancel` (None, an object with `is_set()` such as a threading.Event, or a callable
+    returning bool) asks the cure to stop."""
+    if cancel is None:
+        return False
+    is_set = getattr(cancel, "is_set", None)
+    return bool(is_set() if is_set is not None else cancel())
+
+
+def check_cancel_hook(cancel) -> None:
+    if cancel is not None and not (callable(getattr(cancel, "is_set", None)) or callable(cancel)):
+        raise TypeError(f"cancel must be a threading.Event or a callable returning bool, got {type(cancel).__name__}")
+
+
+def raise_if_cancelled(cancel) -> None:
+    if cancel_requested(cancel):
+        from freecure_edit.errors import CureCancelled
+
+        raise CureCancelled("the cure was cancelled")
+
+
 def _as_mask_array(mask) -> np.ndarray:
     if isinstance(mask, PIL.Image.Image):
         return np.asarray(mask.convert("L"), dtype=np.float32) / 255.0

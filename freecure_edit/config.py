@@ -23,7 +23,10 @@ class CureConfig:
       with CFG), 1.0 is cheaper (5N instead of 7N evaluations) but FASA is weaker per unit of omega.
     omega: FASA's logit boost of the foundation keys inside the mask; None is the authors' (0.5 on SD
       1.x, 1.5 on SDXL).
-    strength: scales omega and gamma together, the one knob most users need (0 changes nothing).
+    strength: how much of the foundation branch the cure lets in, the one knob most users need: 0 is
+      the photo bit for bit, 1 the method as published, and the change grows continuously in between.
+      FASA multiplies the weight of every FD key by it (the key bias becomes omega + log(strength * m)),
+      ROFA its blend weight, and APG's gamma scales with it.
     fasa_layers: self-attention processor names; None is the authors' layer set for the model.
     fasa_steps: the fraction of the sampling steps, (start, end), during which FASA is active.
     gamma: APG restarts from this fraction of the noise schedule (the paper's 0.5).
@@ -32,15 +35,17 @@ class CureConfig:
       prompt, as in the paper (3 gamma N more evaluations).
     inversion: the front end: "exact" (default), "ddim", "null-text" or "negative-prompt".
     fd_corrections: give the foundation branch the photo branch's exact corrections, which keeps its
-      layout on the photo's (only with the exact front end).
+      layout on the photo's. Only the exact front end has corrections; with the others the foundation
+      branch runs without them and the result says so in its warnings.
     mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
     paste_feather_px: the soft edge of the paste-back into the full-resolution photo.
     attributes, template: overrides of what the prompt parser finds.
     fd_cache_device: where the foundation branch's keys and values wait ("cpu" saves GPU memory);
       None keeps them on the model's device, except for SDXL on a GPU, where they go to the CPU.
     working_size: the side the photo is cured at; None is the model's native size (512 SD 1.5, 1024 SDXL).
-    rofa_start_step, rofa_weight: with method "rofa", the step from which the photo branch's noise is
-      blended toward the foundation's inside the SAME mask, and the blend's weight (the authors' 5, 0.75).
+    rofa_start, rofa_weight: with method "rofa", the share of the sampling steps after which the photo
+      branch's noise is blended toward the foundation's inside the SAME mask, and the blend's weight (the
+      authors blend after step 5 of 50 at 0.75: 0.1 and 0.75).
     refine: "sam" tightens each attribute's mask with segment-anything (needs a SAM checkpoint), and
       gives words the parser has no label for (a scarf) a mask from the foundation's attention.
     detect: cure detected faces (crop, cure at the working size, paste back) when a face detector is
@@ -70,7 +75,7 @@ class CureConfig:
     template: str | None = None
     fd_cache_device: str | None = None
     working_size: int | None = None
-    rofa_start_step: int = 5
+    rofa_start: float = 0.1
     rofa_weight: float = 0.75
     refine: str = "none"
     detect: bool = True
@@ -98,8 +103,8 @@ class CureConfig:
             raise ConfigurationError("fasa_steps must be (start, end) with 0 <= start <= end <= 1")
         if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or self.paste_feather_px < 0:
             raise ConfigurationError("mask dilation and feather must not be negative")
-        if self.rofa_start_step < 0 or not 0.0 <= self.rofa_weight <= 1.0:
-            raise ConfigurationError("rofa_start_step must be >= 0 and rofa_weight between 0 and 1")
+        if not 0.0 <= self.rofa_start <= 1.0 or not 0.0 <= self.rofa_weight <= 1.0:
+            raise ConfigurationError("rofa_start and rofa_weight must be between 0 and 1")
         if self.identity_retries < 0 or not 0.0 < self.identity_retry_factor < 1.0:
             raise ConfigurationError("identity_retries must be >= 0 and identity_retry_factor in (0, 1)")
         if self.min_identity is not None and not -1.0 <= self.min_identity <= 1.0:

@@ -47,3 +47,10 @@ class ConfigurationError(FreeCureError):
     """Settings that cannot work together, or a model the tool does not support."""
 
     exit_code = 2
+
+
+class CureCancelled(FreeCureError):
+    """The caller's cancel hook was set: the cure stopped between two denoising steps, wrote nothing,
+    and left the model as it was."""
+
+    exit_code = 130

@@ -15,6 +15,7 @@ this module is the method itself:
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import torch
 
 from freecure_edit.attention import AttentionController, default_fasa_layers, default_omega
 from freecure_edit.backbones.base import PromptPair
-from freecure_edit.callbacks import CureCallbacks, MaskContext, StepInfo
+from freecure_edit.callbacks import CureCallbacks, MaskContext, StepInfo, raise_if_cancelled
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
@@ -43,7 +44,7 @@ class CureRun:
     """What one run of the method produced, at the working size."""
 
     image: PIL.Image.Image
-    reconstruction: PIL.Image.Image | None
+    reconstruction: "LazyReconstruction"
     fd_image: PIL.Image.Image | None
     masks: AttributeMasks | None
     photo_parse: dict[str, torch.Tensor] | None
@@ -54,23 +55,36 @@ class CureRun:
 
 
 class PhaseClock:
-    """Seconds and denoiser evaluations per phase, read off the backbone's counter."""
+    """Seconds and denoiser evaluations per phase, read off the backbone's counter.
+
+    Phases nest: time spent in an inner phase (the autoencoder inside the inversion) is counted there
+    and not again in the outer one, so the phases add up to the wall time.
+    """
 
     def __init__(self, backbone, stats: CureStats):
         self.backbone = backbone
         self.stats = stats
+        self._inner: list[list[float]] = []  # per open phase: [seconds, evaluations] of nested phases
 
     @contextmanager
     def phase(self, name: str):
         before = self.backbone.counter.snapshot()
         started = time.perf_counter()
+        self._inner.append([0.0, 0])
         try:
             yield
         finally:
+            nested_seconds, nested_evaluations = self._inner.pop()
             used = self.backbone.counter.since(before)
-            self.stats.seconds[name] = self.stats.seconds.get(name, 0.0) + time.perf_counter() - started
-            self.stats.evaluations[name] = self.stats.evaluations.get(name, 0) + used.evaluations
-            self.stats.backward_passes += used.backward_passes
+            elapsed = time.perf_counter() - started
+            stats = self.stats
+            stats.seconds[name] = stats.seconds.get(name, 0.0) + elapsed - nested_seconds
+            stats.evaluations[name] = stats.evaluations.get(name, 0) + used.evaluations - nested_evaluations
+            if self._inner:
+                self._inner[-1][0] += elapsed
+                self._inner[-1][1] += used.evaluations
+            else:
+                stats.backward_passes += used.backward_passes
 
 
 @torch.no_grad()
@@ -86,35 +100,44 @@ def cure_at_working_size(
     refiner=None,
     callbacks: CureCallbacks | None = None,
     frame: tuple[np.ndarray | None, tuple[int, int]] = (None, (0, 0)),
+    cancel=None,
 ) -> CureRun:
     """Cure `photo` (already at the working size, already inverted as `inversion`); `refiner` is the
     SamRefiner that `refine="sam"` needs. `frame` is (photo-to-working affine or None for a resize,
-    the full photo's size), for masks the caller paints on the full photo."""
-    report = Reporter(progress, callbacks)
+    the full photo's size), for masks the caller paints on the full photo. `cancel` (an Event or a
+    callable) is looked at after every denoising step and between phases (CureCancelled)."""
+    report = Reporter(progress, callbacks, cancel)
     steps = config.steps
     pd_guidance = config.photo_guidance
     pd_pair = inversion.prompt_pair
-    fd_pair = inversion.encode(parsed.prompt, parsed.negative_prompt)
+    fd_prompt, fd_negative = foundation_prompt(parsed)
+    fd_pair = inversion.encode(fd_prompt, fd_negative)
     latent_size = tuple(inversion.zT.shape[-2:])
     controller, default = _attention_controller(backbone, config, latent_size)
-    omega = (default if config.omega is None else config.omega) * config.strength
+    omega = default if config.omega is None else config.omega
     gamma = min(1.0, config.gamma * config.strength)
-    warnings: list[str] = []
+    apg_steps = _apg_step_count(parsed, gamma, steps)
+    branch_from = steps - apg_steps if config.apg == "branch" else steps
+    fasa_steps = _fasa_steps(config) if config.method == "fasa" else set()
+    warnings = front_end_warnings(config, inversion, parsed)
 
     with controller.installed():
         # 2. The foundation branch, from the same noise, with the full prompt.
         with clock.phase("foundation"):
-            capture = _attribute_tokens(backbone, parsed, with_placed_abstract=config.refine == "sam")
+            capture = _attribute_tokens(backbone, parsed, fd_prompt, with_placed_abstract=config.refine == "sam")
             fd_latent, fd_noise = _foundation_pass(
-                inversion, controller, fd_pair, pd_pair, config, capture, report
+                inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, report
             )
-            fd_image = backbone.tensor_to_image(backbone.decode(fd_latent))
         clock.stats.fd_cache_bytes = controller.cache_bytes
+        with clock.phase("autoencoder"):
+            fd_image = backbone.tensor_to_image(backbone.decode(fd_latent))
+        report.check()
 
         # 3. Where the attributes are: the photo's parse and the foundation image's.
-        with clock.phase("masks"):
+        with clock.phase("parser"):
             photo_parse = parser.parse(photo)
             fd_parse = parser.parse(fd_image)
+        with clock.phase("masks"):
             if config.method == "rofa":
                 masks = same_masks(parsed, photo_parse, fd_parse, controller.cross_attention_maps(),
                                    (photo.size[1], photo.size[0]))
@@ -125,6 +148,7 @@ def cure_at_working_size(
                 )
         mask_sources = {name: "parser" for name in masks.per_attribute}
         if config.refine == "sam":
+            report.check()
             with clock.phase("sam"):
                 masks, mask_sources = refine_masks(
                     refiner, parsed, masks, photo, fd_image, controller.cross_attention_maps(),
@@ -136,43 +160,50 @@ def cure_at_working_size(
                 masks = replaced
                 mask_sources = {name: "callback" for name in masks.per_attribute}
         warnings.extend(masks.warnings)
+        report.check()
 
         # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
-        apg_steps = _apg_step_count(parsed, gamma, steps)
-        branch_from = steps - apg_steps if config.apg == "branch" else steps
-        # Strength 0 means no cure at all, not FASA at omega 0 (which still lets FD's keys in).
+        # Strength 0 lets no FD key in at all; above 0 it multiplies their weight (omega + log(s m)).
         cure_mask = masks.union if config.strength > 0 else torch.zeros_like(masks.union)
         with clock.phase("fasa" if config.method == "fasa" else "rofa"):
             if config.method == "fasa":
-                controller.inject(
-                    pd_cond_rows=[_cond_row(backbone, pd_guidance)],
-                    mask=cure_mask,
-                    omega=omega,
-                    steps=_fasa_steps(config, steps),
-                )
+                active = fasa_steps if bool(cure_mask.max() > 0) else set()
+                if fasa_steps:
+                    controller.inject(
+                        pd_cond_rows=[_cond_row(backbone, pd_guidance)],
+                        mask=cure_mask,
+                        omega=omega + (math.log(config.strength) if config.strength > 0 else 0.0),
+                        steps=fasa_steps,
+                    )
+                else:
+                    controller.passthrough()
                 blend = None
             else:
                 controller.passthrough()
                 latent_mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
-                blend = (fd_noise, latent_mask)
-            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, report)
+                weight = min(1.0, config.rofa_weight * config.strength)
+                rofa_from = _rofa_start_step(config)
+                blend = Blend(fd_noise, latent_mask, weight, rofa_from)
+                active = set(range(rofa_from, steps)) if weight > 0 and bool(latent_mask.max() > 0) else set()
+            first = _first_changed_step(inversion, active, branch_from, steps)
+            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, report)
+            # FD's keys and values are not read again: free them before APG and the decode.
+            controller.release_cache()
+            fd_noise.clear()
 
         if apg_steps and config.apg == "reinvert":
+            report.check()
             controller.passthrough()
             with clock.phase("apg"):
                 z = _reinvert_apg(inversion, z, pd_pair, fd_pair, config.guidance, apg_steps, report)
 
     # 6. Decode.
-    with clock.phase("decode"):
+    report.check()
+    with clock.phase("autoencoder"):
         image = backbone.tensor_to_image(backbone.decode(z))
-        reconstruction = (
-            backbone.tensor_to_image(backbone.decode(inversion.z0))
-            if isinstance(inversion, ExactInversion)
-            else None
-        )
     return CureRun(
         image=image,
-        reconstruction=reconstruction,
+        reconstruction=LazyReconstruction(backbone, inversion),
         fd_image=fd_image,
         masks=masks,
         photo_parse=photo_parse,
@@ -183,30 +214,54 @@ def cure_at_working_size(
     )
 
 
-def _photo_pass(inversion, controller, pd_pair, fd_pair, config, branch_from, blend, report):
-    """Sample the photo branch from z_T with its corrections, under whatever the controller injects.
+@dataclass
+class Blend:
+    """ROFA's pull of the photo branch's noise toward the foundation's: per-step foundation noise, the
+    latent-grid mask, the weight (already times strength) and the first step it acts at."""
 
-    From step `branch_from` on it samples with the full prompt (APG by branching). With `blend` =
-    (foundation noise per step, latent mask), ROFA pulls its noise toward the foundation's.
+    foundation_noise: list[torch.Tensor]
+    mask: torch.Tensor
+    weight: float
+    start: int
+
+
+def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, report):
+    """Sample the photo branch from step `first` with its corrections, under what the controller injects.
+
+    Before `first` nothing acts, so the exact front end's trajectory is the pass itself and starts it.
+    From step `branch_from` on it samples with the full prompt (APG by branching). With `blend`, ROFA
+    pulls its noise toward the foundation's.
     """
     steps, guidance = config.steps, config.photo_guidance
-    z = inversion.zT
-    for i in range(steps):
+    z = inversion.latents[first] if first > 0 else inversion.zT
+    for i in range(first, steps):
         controller.step = i
-        pair = fd_pair if i >= branch_from else pd_pair
-        noise = inversion.predict_noise(i, z, pair, guidance)
-        if blend is not None and i >= config.rofa_start_step:
-            foundation_noise, latent_mask = blend
-            noise = blend_noise(noise, foundation_noise[i], latent_mask, config.rofa_weight)
+        branched = i >= branch_from
+        pair = fd_pair if branched else pd_pair
+        noise = inversion.predict_noise(i, z, pair, guidance, own_negative=branched and _has_negative(pair))
+        if blend is not None and i >= blend.start and blend.weight > 0:
+            noise = blend_noise(noise, blend.foundation_noise[i], blend.mask, blend.weight)
         z = inversion.next_latent(i, z, noise, pd_pair, guidance)
-        report(config.method, i + 1, steps, z)
+        if branched:
+            report("apg", i - branch_from + 1, steps - branch_from, z)
+        else:
+            report(config.method, i + 1, branch_from, z)
     return z
 
 
-def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, report):
+def _first_changed_step(inversion, active: set[int], branch_from: int, steps: int) -> int:
+    """The first step at which the photo pass can leave the photo's trajectory. Only the exact front end
+    retraces the trajectory bit for bit, so only it may start there; the others sample from z_T."""
+    if not isinstance(inversion, ExactInversion):
+        return 0
+    return min([*active, branch_from, steps])
+
+
+def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, report):
     """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory.
 
-    Returns the final latent and the guided noise of every step (ROFA blends it into the photo branch).
+    Keys and values are kept only at `fasa_steps`, the steps FASA will read. Returns the final latent
+    and the guided noise of every step (ROFA blends it into the photo branch).
     """
     steps = config.steps
     use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
@@ -214,13 +269,16 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, r
         fd_cond_row=_cond_row(inversion.backbone, config.guidance),
         capture_tokens=capture or None,
         cache_keys_values=config.method == "fasa",
+        steps=fasa_steps,
     )
+    own_negative = _has_negative(fd_pair)
     z = inversion.zT
     noises = []
     for i in range(steps):
         controller.step = i
-        noise = inversion.predict_noise(i, z, fd_pair, config.guidance)
-        noises.append(noise)
+        noise = inversion.predict_noise(i, z, fd_pair, config.guidance, own_negative=own_negative)
+        if config.method == "rofa":
+            noises.append(noise)
         if use_corrections:
             z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance)
         else:
@@ -229,17 +287,77 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, r
     return z, noises
 
 
+def _has_negative(pair: PromptPair) -> bool:
+    return bool(pair.negative_prompt)
+
+
+def foundation_prompt(parsed: ParsedPrompt) -> tuple[str, str]:
+    """The foundation branch's prompt and negative prompt.
+
+    A removal ("a man without glasses") is said to CLIP as the template for the prompt and the removed
+    things for the negative prompt: CLIP reads "without glasses" as glasses. Attributes that are kept
+    follow the template ("a man, black hair"). Without removals the user's prompt is used as written.
+    """
+    if not parsed.removals:
+        return parsed.prompt, ""
+    kept = [attribute.text for attribute in parsed.attributes if not attribute.remove]
+    return ", ".join([parsed.template, *kept]), parsed.negative_prompt
+
+
+def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedPrompt) -> list[str]:
+    """What this combination of settings cannot do, said once rather than dropped silently."""
+    warnings = []
+    if config.fd_corrections and not isinstance(inversion, ExactInversion):
+        warnings.append(
+            f"fd_corrections needs the exact inversion; with inversion {config.inversion!r} the foundation "
+            "branch runs without corrections, so its layout may drift from the photo's"
+        )
+    if parsed.removals and config.guidance == 1.0:
+        warnings.append(
+            f"removing {parsed.negative_prompt!r} works through the foundation branch's negative prompt, "
+            "which guidance 1 ignores; use a guidance above 1"
+        )
+    if config.method == "rofa" and _rofa_start_step(config) >= config.steps:
+        warnings.append(f"rofa_start {config.rofa_start} leaves no step to blend: ROFA changes nothing")
+    return warnings
+
+
+def _rofa_start_step(config: CureConfig) -> int:
+    return int(round(config.rofa_start * config.steps))
+
+
+class LazyReconstruction:
+    """The photo through the autoencoder (the exact front end's reconstruction), decoded only when
+    someone looks: a whole decode is a third of a cure's fixed cost at few steps."""
+
+    def __init__(self, backbone, inversion: Inversion):
+        self._backbone = backbone
+        self._latent = inversion.z0 if isinstance(inversion, ExactInversion) else None
+        self._image: PIL.Image.Image | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._latent is not None
+
+    def image(self) -> PIL.Image.Image | None:
+        if self._image is None and self._latent is not None:
+            with torch.no_grad():
+                self._image = self._backbone.tensor_to_image(self._backbone.decode(self._latent))
+        return self._image
+
+
 def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, guidance, count, report):
     """The paper's APG: DDIM-invert the cured latent with the template to level gamma, then denoise it
     with the full prompt. Plain DDIM both ways (3 gamma N evaluations), so it drifts as DDIM does."""
     backbone, schedule = inversion.backbone, inversion.schedule
     steps = schedule.num_steps
-    partial = ddim_invert(backbone, z_cured, pd_pair, schedule, 1.0, num_levels=count)
+    partial = ddim_invert(backbone, z_cured, pd_pair, schedule, 1.0, num_levels=count,
+                          callback=lambda done, z: report("apg", done + 1, 2 * count, z))
     z = partial.latents[0]
     for i in range(steps - count, steps):
-        noise = inversion.predict_noise(i, z, fd_pair, guidance)
+        noise = inversion.predict_noise(i, z, fd_pair, guidance, own_negative=_has_negative(fd_pair))
         z = schedule.step(z, noise, i)
-        report("apg", i - (steps - count) + 1, count, z)
+        report("apg", count + i - (steps - count) + 1, 2 * count, z)
     return z
 
 
@@ -249,17 +367,23 @@ def _apg_step_count(parsed: ParsedPrompt, gamma: float, steps: int) -> int:
     return int(round(gamma * steps))
 
 
-def _fasa_steps(config: CureConfig, steps: int) -> set[int]:
+def _fasa_steps(config: CureConfig) -> set[int]:
     start, end = config.fasa_steps
+    steps = config.steps
     return {i for i in range(steps) if start * steps <= i < end * steps}
 
 
-def _attribute_tokens(backbone, parsed: ParsedPrompt, with_placed_abstract: bool) -> dict[str, list[int]]:
+def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_placed_abstract: bool
+                      ) -> dict[str, list[int]]:
+    """Token indices in the foundation's prompt of the attributes whose cross-attention is recorded."""
     tokenizer = backbone.attention_tokenizer
     tokens = {}
     wanted = [a for a in parsed.attributes if a.is_spatial or (with_placed_abstract and attention_placed(a))]
+    as_written = fd_prompt == parsed.prompt
     for attribute in wanted:
-        indices = token_indices(tokenizer, parsed.prompt, attribute)
+        if attribute.remove and not as_written:
+            continue  # a removed thing is in the negative prompt only
+        indices = token_indices(tokenizer, fd_prompt, attribute if as_written else attribute.text)
         if indices:
             tokens[attribute.name] = indices
     return tokens
@@ -295,17 +419,26 @@ def _cache_device(backbone, config: CureConfig):
 
 
 class Reporter:
-    """Tells the progress display and the step callback that a sampling step is done."""
+    """Tells the progress display and the step callback that a sampling step is done, then looks at the
+    cancel flag: a cancelled cure stops after the step in hand."""
 
-    def __init__(self, progress: Progress | None, callbacks: CureCallbacks | None):
+    def __init__(self, progress: Progress | None, callbacks: CureCallbacks | None, cancel=None):
         self.progress = progress
         self.on_step = None if callbacks is None else callbacks.on_step
+        self.cancel = cancel
 
     def __call__(self, phase: str, done: int, total: int, latents: torch.Tensor) -> None:
         if self.progress is not None:
             self.progress(phase, done, total)
         if self.on_step is not None:
             self.on_step(StepInfo(phase, done, total, latents))
+        self.check()
+
+    def inversion_step(self, done: int, total: int, latents: torch.Tensor) -> None:
+        self("inversion", done, total, latents)
+
+    def check(self) -> None:
+        raise_if_cancelled(self.cancel)
 
 
 def _masks_from_callback(on_masks, masks: AttributeMasks, photo, frame) -> AttributeMasks | None:
@@ -329,4 +462,8 @@ def _masks_from_callback(on_masks, masks: AttributeMasks, photo, frame) -> Attri
         union = torch.zeros(shape)
         for mask in checked.values():
             union = torch.maximum(union, mask)
-    return AttributeMasks(per_attribute=checked, union=union, warnings=list(masks.warnings))
+    # The parser's warnings ("the mask of 'hair' is empty") were about masks that are no longer used.
+    warnings = []
+    if float(union.max()) <= 0:
+        warnings.append("the masks from on_masks are empty: nothing is cured")
+    return AttributeMasks(per_attribute=checked, union=union, warnings=warnings)

@@ -12,12 +12,32 @@ from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.prompts import Attribute
 
 
+class _OnFirstAccess:
+    """A dataclass field that holds a value, or a zero-argument function making it, called on first read.
+
+    The reconstruction costs a whole autoencoder decode, which most callers never look at."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self._slot = "_" + name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            raise AttributeError(self._slot)  # tells dataclasses that the field has no default
+        value = instance.__dict__[self._slot]
+        if callable(value):
+            value = instance.__dict__[self._slot] = value()
+        return value
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self._slot] = value
+
+
 @dataclass
 class CureResult:
     """image: the cured photo at the input's size. working_image: the cure at the working size, before
     the paste-back. reconstruction and fd_image: the photo branch without FASA (the photo through the
-    autoencoder, with the exact front end; None with the others) and the foundation branch, at the
-    working size. masks: one (H, W) map in [0, 1] per
+    autoencoder, with the exact front end, decoded on first access; None with the others) and the
+    foundation branch, at the working size. masks: one (H, W) map in [0, 1] per
     spatial attribute at the working size, plus "union" (what FASA used) and "paste" (where the cure
     was blended into the photo). With several faces these intermediates are the first face's; `faces`
     describes each cured face (index, box, score, identity similarity, warnings). mask_sources says
@@ -27,7 +47,7 @@ class CureResult:
 
     image: PIL.Image.Image
     working_image: PIL.Image.Image | None
-    reconstruction: PIL.Image.Image | None
+    reconstruction: PIL.Image.Image | None = _OnFirstAccess()  # or a function decoding it on first read
     fd_image: PIL.Image.Image | None
     masks: dict[str, torch.Tensor]
     attributes: list[Attribute]

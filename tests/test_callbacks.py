@@ -22,14 +22,14 @@ def pixels(image) -> np.ndarray:
     return np.asarray(image, dtype=np.float64)
 
 
-def test_every_sampling_step_is_reported_with_a_preview(fc, photo):
+def test_every_sampling_step_is_reported_once_with_a_preview(fc, photo):
     steps = []
     callbacks = CureCallbacks(on_step=steps.append)
 
     fc.cure(photo(64, 48), "a man with black curly hair", CureConfig(steps=STEPS), callbacks=callbacks)
 
-    assert [(s.phase, s.step) for s in steps] == [("foundation", i) for i in range(1, STEPS + 1)] + [
-        ("fasa", i) for i in range(1, STEPS + 1)
+    assert [(s.phase, s.step, s.total) for s in steps] == [
+        (phase, i, STEPS) for phase in ("inversion", "foundation", "fasa") for i in range(1, STEPS + 1)
     ]
     preview = steps[-1].preview()
     assert isinstance(preview, PIL.Image.Image)

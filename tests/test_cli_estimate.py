@@ -20,7 +20,7 @@ CASES = [
     (HAIR, dict(steps=2, inversion="ddim")),
     (HAIR_AND_SMILE, dict(steps=4, inversion="negative-prompt", apg="reinvert", gamma=0.5)),
     (HAIR_AND_SMILE, dict(steps=3, guidance=1.0, apg="reinvert", gamma=1.0, strength=0.7)),
-    (HAIR, dict(steps=3, method="rofa", rofa_start_step=1)),
+    (HAIR, dict(steps=3, method="rofa", rofa_start=0.34)),
 ]
 
 

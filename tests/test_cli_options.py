@@ -40,7 +40,7 @@ SAMPLES = {
     "template": (["--template", "a portrait of a man"], "a portrait of a man"),
     "fd_cache_device": (["--fd-cache-device", "cpu"], "cpu"),
     "working_size": (["--working-size", "256"], 256),
-    "rofa_start_step": (["--rofa-start-step", "2"], 2),
+    "rofa_start": (["--rofa-start", "0.25"], 0.25),
     "rofa_weight": (["--rofa-weight", "0.5"], 0.5),
     "refine": (["--refine", "sam"], "sam"),
     "detect": (["--no-detect"], False),

@@ -171,18 +171,19 @@ def test_the_installed_controller_in_passthrough_is_bit_identical(load_tiny):
 
 def test_only_the_fasa_blocks_and_steps_are_cached(load_tiny):
     backbone = backbone_for(load_tiny("flux", "random"))
-    config = CureConfig(steps=4, fasa_steps=(0.5, 1.0))
-    controller, _ = flux_controller_for(backbone, config, (8, 12))
+    controller, _ = flux_controller_for(backbone, CureConfig(steps=4), (8, 12))
     z = torch.randn(1, 16, 8, 12)
     rows = backbone.with_guidance(backbone.encode_prompt("a woman").cond, 3.5)
     with controller.installed(), torch.no_grad():
-        controller.record(fd_cond_row=0)
+        controller.record(fd_cond_row=0, steps={2, 3})
         for step in range(4):
             controller.step = step
             backbone.denoise(z, 900.0 - 200 * step, rows)
     assert controller.cached_steps == {2, 3}
     # keys and values of 24 image tokens, 2 heads of 16, float32, one block, two steps
     assert controller.cache_bytes == 2 * (2 * IMAGE_TOKENS * HEADS * HEAD_DIM * 4)
+    controller.release_cache()
+    assert controller.cache_bytes == 0
 
 
 def test_unknown_blocks_and_reinverting_apg_are_refused(load_tiny):

@@ -23,9 +23,10 @@ def pixels(image) -> np.ndarray:
 def test_rofa_with_an_empty_mask_gives_the_reconstruction(load_tiny, photo, kind, size):
     fc = FreeCure(load_tiny(kind, "smooth"), parser=FixedRegionParser({}))
     result = fc.cure(photo(*size), "a man with black curly hair",
-                     CureConfig(method="rofa", steps=STEPS, rofa_start_step=0))
+                     CureConfig(method="rofa", steps=STEPS, rofa_start=0.0))
     assert np.array_equal(pixels(result.working_image), pixels(result.reconstruction))
-    assert result.stats.evaluations["rofa"] == 2 * STEPS
+    # Nothing to blend anywhere: the photo's trajectory is the result, at no evaluation.
+    assert result.stats.evaluations["rofa"] == 0
 
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])
@@ -42,7 +43,7 @@ def test_rofa_with_a_full_mask_at_weight_one_follows_the_foundation_branch(load_
 
     monkeypatch.setattr(pipeline, "same_masks", full_masks)
     fc = FreeCure(load_tiny(kind, "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
-    config = CureConfig(method="rofa", steps=STEPS, rofa_start_step=0, rofa_weight=1.0)
+    config = CureConfig(method="rofa", steps=STEPS, rofa_start=0.0, rofa_weight=1.0)
 
     result = fc.cure(photo(*size), "a man with black curly hair", config)
 

@@ -27,8 +27,10 @@ from freecure_edit.attention.layers import is_self_attention, is_up_path
 from freecure_edit.attention.processor import (
     AttentionCall,
     ControlledAttnProcessor,
+    PlainRouter,
     keys_and_values,
     plain_attention,
+    slice_size_of,
 )
 from freecure_edit.errors import ConfigurationError
 
@@ -49,6 +51,7 @@ class _Recording:
     fd_row: int
     cache_keys_values: bool
     maps: CrossAttentionMapRecorder | None
+    steps: frozenset[int] | None = None
 
 
 @dataclass
@@ -90,8 +93,10 @@ class AttentionController:
     def installed(self) -> Iterator[AttentionController]:
         """Route every attention layer of the UNet through this controller; always restore the originals."""
         originals = self._unet.attn_processors
-        _check_replaceable(originals)
-        self._unet.set_attn_processor({name: ControlledAttnProcessor(name, self) for name in originals})
+        check_replaceable(originals)
+        self._unet.set_attn_processor(
+            {name: ControlledAttnProcessor(name, self, slice_size_of(p)) for name, p in originals.items()}
+        )
         try:
             yield self
         finally:
@@ -104,16 +109,24 @@ class AttentionController:
         self._policy = None
 
     def record(self, fd_cond_row: int, capture_tokens: Mapping[str, Sequence[int]] | None = None,
-               cache_keys_values: bool = True) -> None:
+               cache_keys_values: bool = True, steps: Iterable[int] | None = None) -> None:
         """Start the FD pass: batch row `fd_cond_row` is FD's conditional stream.
 
         Clears what an earlier FD pass left. capture_tokens maps an attribute name to its token indices in
         FD's prompt; their cross-attention maps are read with `cross_attention_maps()`. A pass that will
-        never inject (ROFA needs only the maps) sets cache_keys_values False and holds no FD cache.
+        never inject (ROFA needs only the maps) sets cache_keys_values False and holds no FD cache; `steps`
+        limits the cache to the steps FASA will read (None: every step).
         """
         self._cache.clear()
         self._maps = CrossAttentionMapRecorder(capture_tokens, self._latent_size) if capture_tokens else None
-        self._policy = _Recording(int(fd_cond_row), bool(cache_keys_values), self._maps)
+        chosen = None if steps is None else frozenset(int(step) for step in steps)
+        self._policy = _Recording(int(fd_cond_row), bool(cache_keys_values), self._maps, chosen)
+
+    def release_cache(self) -> None:
+        """Drop FD's keys and values (the PD pass is over); the cross-attention maps stay readable."""
+        self._cache.clear()
+        if isinstance(self._policy, _Injecting):
+            self._policy = None
 
     def inject(
         self,
@@ -157,13 +170,14 @@ class AttentionController:
             self._record(call, policy)
         elif isinstance(policy, _Injecting) and call.name in self._fasa_layers:
             return self._fasa(call, policy)
-        return plain_attention(call.query, call.key, call.value, call.attention_mask)
+        return plain_attention(call.query, call.key, call.value, call.attention_mask, call.slice_size)
 
     def _record(self, call: AttentionCall, policy: _Recording) -> None:
         row = _checked_row(policy.fd_row, call, "fd_cond_row")
         if policy.cache_keys_values and call.name in self._fasa_layers:
             step = self._current_step()
-            self._cache.put(call.name, step, call.key_projection[row], call.value_projection[row])
+            if policy.steps is None or step in policy.steps:
+                self._cache.put(call.name, step, call.key_projection[row], call.value_projection[row])
         if call.is_cross and policy.maps is not None and is_up_path(call.name):
             mask = None if call.attention_mask is None else call.attention_mask[row]
             policy.maps.add(head_mean_probabilities(call.query[row], call.key[row], call.attn.scale, mask))
@@ -171,7 +185,7 @@ class AttentionController:
     def _fasa(self, call: AttentionCall, policy: _Injecting) -> torch.Tensor:
         step = self._current_step()
         if policy.steps is not None and step not in policy.steps:
-            return plain_attention(call.query, call.key, call.value, call.attention_mask)
+            return plain_attention(call.query, call.key, call.value, call.attention_mask, call.slice_size)
         for row in policy.pd_rows:
             _checked_row(row, call, "pd_cond_rows")
         if call.attention_mask is not None:
@@ -184,16 +198,20 @@ class AttentionController:
             )
         bias = self._fd_bias(policy, cached[0].shape[0], call.query)
         if bias is None:
-            return plain_attention(call.query, call.key, call.value, None)
+            return plain_attention(call.query, call.key, call.value, None, call.slice_size)
         fd_key, fd_value = keys_and_values(call.attn, cached[0][None], cached[1][None])
 
         pd_rows = policy.pd_rows
         other_rows = [row for row in range(call.query.shape[0]) if row not in pd_rows]
         out = torch.empty_like(call.query)
         query, key, value = call.query, call.key, call.value
-        out[pd_rows] = fasa_attention(query[pd_rows], key[pd_rows], value[pd_rows], fd_key, fd_value, bias)
+        out[pd_rows] = fasa_attention(
+            query[pd_rows], key[pd_rows], value[pd_rows], fd_key, fd_value, bias, call.slice_size
+        )
         if other_rows:
-            out[other_rows] = plain_attention(query[other_rows], key[other_rows], value[other_rows], None)
+            out[other_rows] = plain_attention(
+                query[other_rows], key[other_rows], value[other_rows], None, call.slice_size
+            )
         return out
 
     def _fd_bias(self, policy: _Injecting, fd_positions: int, like: torch.Tensor) -> torch.Tensor | None:
@@ -223,7 +241,27 @@ def _check_fasa_layers(unet: torch.nn.Module, fasa_layers: Sequence[str]) -> Non
             raise ConfigurationError(f"FASA acts on self-attention only, and {name!r} is cross-attention")
 
 
-def _check_replaceable(processors: Mapping[str, object]) -> None:
+@contextmanager
+def uniform_attention(unet: torch.nn.Module) -> Iterator[None]:
+    """Run `unet` under the cure's own processor, in plain attention.
+
+    The inversion runs under it, so that its trajectory and corrections come from the same arithmetic
+    as the cure's passes: under another processor (the classic one, attention slicing) an empty-mask
+    cure would no longer retrace the photo. Slicing is kept inside it.
+    """
+    originals = unet.attn_processors
+    check_replaceable(originals)
+    router = PlainRouter()
+    unet.set_attn_processor(
+        {name: ControlledAttnProcessor(name, router, slice_size_of(p)) for name, p in originals.items()}
+    )
+    try:
+        yield
+    finally:
+        unet.set_attn_processor(dict(originals))
+
+
+def check_replaceable(processors: Mapping[str, object]) -> None:
     for name, processor in processors.items():
         kind = type(processor).__name__
         if kind not in _PLAIN_PROCESSORS:

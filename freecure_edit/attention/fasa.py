@@ -9,7 +9,8 @@ query always has finite logits and no softmax row is empty.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from freecure_edit.attention.processor import plain_attention
 
 
 def fd_key_bias(mask: torch.Tensor, omega: float) -> torch.Tensor:
@@ -24,11 +25,13 @@ def fasa_attention(
     fd_key: torch.Tensor,
     fd_value: torch.Tensor,
     fd_bias: torch.Tensor,
+    slice_size: int | None = None,
 ) -> torch.Tensor:
     """Attention of PD queries over PD's and FD's keys, FD's shifted by `fd_bias`.
 
     query, key, value: (rows, heads, positions, head_dim), PD's own; fd_key, fd_value: (1 or rows, heads,
-    fd_positions, head_dim); fd_bias: (fd_positions,). Returns (rows, heads, positions, head_dim).
+    fd_positions, head_dim); fd_bias: (fd_positions,); slice_size as in `plain_attention`. Returns
+    (rows, heads, positions, head_dim).
     """
     rows = query.shape[0]
     keys = torch.cat([key, fd_key.expand(rows, -1, -1, -1)], dim=2)
@@ -37,4 +40,4 @@ def fasa_attention(
     # One bias row broadcast over rows, heads and queries: a full (rows, heads, queries, keys) mask would
     # cost gigabytes at SD's 64x64 level.
     bias = torch.cat([own_bias, fd_bias.to(device=query.device, dtype=query.dtype)]).view(1, 1, 1, -1)
-    return F.scaled_dot_product_attention(query, keys, values, attn_mask=bias, dropout_p=0.0, is_causal=False)
+    return plain_attention(query, keys, values, bias, slice_size)

@@ -63,8 +63,7 @@ class FluxAttentionController:
     """Routes the joint attention of one FluxTransformer2DModel for one cure.
 
     fasa_layers: processor names (from `default_flux_fasa_layers`); latent_size: (h, w) of the unpacked
-    latents; cache_device: where FD's keys and values wait (None: where they were computed);
-    record_steps: the only steps whose FD keys are kept (None: every step).
+    latents; cache_device: where FD's keys and values wait (None: where they were computed).
     """
 
     def __init__(
@@ -73,7 +72,6 @@ class FluxAttentionController:
         fasa_layers: Sequence[str],
         latent_size: tuple[int, int],
         cache_device: torch.device | str | None = None,
-        record_steps: Iterable[int] | None = None,
     ) -> None:
         known = transformer.attn_processors
         if not fasa_layers:
@@ -91,7 +89,7 @@ class FluxAttentionController:
         self._latent_size = (height, width)
         self._grid = (height // 2, width // 2)
         self._image_tokens = self._grid[0] * self._grid[1]
-        self._record_steps = None if record_steps is None else {int(s) for s in record_steps}
+        self._record_steps: frozenset[int] | None = None
         self._cache = FdKeyValueCache(cache_device)
         self._maps: CrossAttentionMapRecorder | None = None
         self._policy: _Recording | _Injecting | None = None
@@ -116,11 +114,19 @@ class FluxAttentionController:
         self._policy = None
 
     def record(self, fd_cond_row: int, capture_tokens: Mapping[str, Sequence[int]] | None = None,
-               cache_keys_values: bool = True) -> None:
-        """Start the FD pass; capture_tokens maps attribute names to T5 token indices of FD's prompt."""
+               cache_keys_values: bool = True, steps: Iterable[int] | None = None) -> None:
+        """Start the FD pass; capture_tokens maps attribute names to T5 token indices of FD's prompt;
+        `steps` limits the cache to the steps FASA will read (None: every step)."""
         self._cache.clear()
+        self._record_steps = None if steps is None else frozenset(int(step) for step in steps)
         self._maps = CrossAttentionMapRecorder(capture_tokens, self._latent_size) if capture_tokens else None
         self._policy = _Recording(int(fd_cond_row), bool(cache_keys_values), self._maps)
+
+    def release_cache(self) -> None:
+        """Drop FD's keys and values (the PD pass is over); the attention maps stay readable."""
+        self._cache.clear()
+        if isinstance(self._policy, _Injecting):
+            self._policy = None
 
     def inject(self, pd_cond_rows: Sequence[int], mask: torch.Tensor, omega: float,
                steps: Iterable[int] | None = None) -> None:
@@ -255,8 +261,8 @@ def _checked_row(row: int, call: JointAttentionCall, argument: str) -> int:
 def flux_controller_for(backbone, config, latent_size: tuple[int, int], cache_device=None):
     """The controller and default omega of a cure on a FLUX backbone, from the cure's settings.
 
-    Only the FASA steps are recorded. APG by re-inversion is refused: on FLUX, APG is the branch
-    variant (the full prompt for the last gamma of the steps, corrections kept).
+    APG by re-inversion is refused: on FLUX, APG is the branch variant (the full prompt for the last
+    gamma of the steps, corrections kept).
     """
     from freecure_edit.attention.flux_layers import default_flux_fasa_layers, default_flux_omega
 
@@ -264,7 +270,5 @@ def flux_controller_for(backbone, config, latent_size: tuple[int, int], cache_de
         raise ConfigurationError("apg='reinvert' is not available on FLUX; use apg='branch'")
     transformer = backbone.transformer
     layers = list(config.fasa_layers) if config.fasa_layers else default_flux_fasa_layers(transformer)
-    start, end = config.fasa_steps
-    steps = {i for i in range(config.steps) if start * config.steps <= i < end * config.steps}
-    controller = FluxAttentionController(transformer, layers, latent_size, cache_device, record_steps=steps)
+    controller = FluxAttentionController(transformer, layers, latent_size, cache_device)
     return controller, default_flux_omega(transformer)

@@ -22,6 +22,7 @@ class AttentionCall:
     query, key, value: (batch, heads, positions, head_dim), after any query/key norms.
     key_projection, value_projection: (batch, positions, channels), before the head split.
     attention_mask: additive, (batch, heads, queries or 1, keys), as scaled_dot_product_attention takes it.
+    slice_size: with attention slicing, how many (batch row, head) pairs to attend at a time; None: all.
     """
 
     name: str
@@ -33,6 +34,7 @@ class AttentionCall:
     key_projection: torch.Tensor
     value_projection: torch.Tensor
     attention_mask: torch.Tensor | None
+    slice_size: int | None = None
 
 
 class AttentionRouter(Protocol):
@@ -58,18 +60,57 @@ def keys_and_values(
 
 
 def plain_attention(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: torch.Tensor | None
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    slice_size: int | None = None,
 ) -> torch.Tensor:
-    return F.scaled_dot_product_attention(
-        query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
-    )
+    """softmax(QK^T / sqrt(d) + mask) V over (batch, heads, positions, head_dim) tensors.
+
+    With `slice_size`, (batch row, head) pairs are attended `slice_size` at a time, as diffusers'
+    attention slicing does, so that only one slice's attention matrix exists at once.
+    """
+    if slice_size is None or slice_size >= query.shape[0] * query.shape[1]:
+        return F.scaled_dot_product_attention(
+            query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+        )
+    batch, heads = query.shape[:2]
+    flat = [t.expand(batch, heads, *t.shape[2:]).reshape(batch * heads, *t.shape[2:]) for t in (query, key, value)]
+    mask = None
+    if attention_mask is not None:
+        mask = attention_mask.expand(batch, heads, *attention_mask.shape[2:])
+        mask = mask.reshape(batch * heads, *mask.shape[2:])
+    out = torch.empty_like(flat[0][..., : value.shape[-1]])
+    for start in range(0, batch * heads, slice_size):
+        part = slice(start, start + slice_size)
+        out[part] = F.scaled_dot_product_attention(
+            flat[0][part], flat[1][part], flat[2][part], attn_mask=None if mask is None else mask[part],
+            dropout_p=0.0, is_causal=False,
+        )
+    return out.view(batch, heads, *out.shape[1:])
+
+
+class PlainRouter:
+    """A router that always answers with plain attention: the cure's processor, doing nothing else."""
+
+    def attend(self, call: AttentionCall) -> torch.Tensor:
+        return plain_attention(call.query, call.key, call.value, call.attention_mask, call.slice_size)
+
+
+def slice_size_of(processor: object) -> int | None:
+    """The slice size of diffusers' attention slicing (SlicedAttnProcessor), None for other processors."""
+    size = getattr(processor, "slice_size", None)
+    return int(size) if isinstance(size, int) and size > 0 else None
 
 
 class ControlledAttnProcessor:
-    def __init__(self, name: str, router: AttentionRouter) -> None:
+    def __init__(self, name: str, router: AttentionRouter, slice_size: int | None = None) -> None:
         # diffusers does not tell a processor which layer it serves, so it is built knowing.
         self.name = name
         self.router = router
+        # Kept from the processor this one replaces, so that attention slicing still saves memory.
+        self.slice_size = slice_size
 
     # The arguments are named, not **kwargs: Attention.forward drops any keyword the signature lacks.
     def __call__(
@@ -114,7 +155,8 @@ class ControlledAttnProcessor:
         key, value = keys_and_values(attn, key_projection, value_projection)
 
         call = AttentionCall(
-            self.name, is_cross, attn, query, key, value, key_projection, value_projection, attention_mask
+            self.name, is_cross, attn, query, key, value, key_projection, value_projection, attention_mask,
+            self.slice_size,
         )
         hidden_states = self.router.attend(call)
 

@@ -38,7 +38,8 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
                                 none_means="same as --guidance"),
     "omega": ConfigOption("--omega", "FASA's logit boost of the foundation keys inside the mask.", float,
                           none_means="0.5 on SD 1.x, 1.5 on SDXL"),
-    "strength": ConfigOption("--strength", "Scales omega and gamma together; 0 changes nothing.", float),
+    "strength": ConfigOption("--strength", "How much the cure changes: 0 is the photo, 1 the method as published.",
+                             float),
     "fasa_layers": ConfigOption("--fasa-layer", "A self-attention processor name FASA acts on; repeat for several.",
                                 str, repeatable=True, none_means="the authors' layers for the model"),
     "fasa_steps": ConfigOption("--fasa-steps", "The fraction of the steps, START END, during which FASA acts.",
@@ -65,8 +66,8 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
                                     none_means="the model's device; cpu for SDXL on a GPU"),
     "working_size": ConfigOption("--working-size", "The side in pixels the photo is cured at.", int,
                                  none_means="512 on SD 1.x, 1024 on SDXL"),
-    "rofa_start_step": ConfigOption("--rofa-start-step", "With --method rofa, the step from which the photo "
-                                    "branch's noise is blended toward the foundation's.", int),
+    "rofa_start": ConfigOption("--rofa-start", "With --method rofa, the share of the steps after which the "
+                               "photo branch's noise is blended toward the foundation's.", float),
     "rofa_weight": ConfigOption("--rofa-weight", "With --method rofa, the weight of that blend inside the mask.",
                                 float),
     "refine": ConfigOption("--refine", "sam tightens each attribute's mask with segment-anything (see "

@@ -4,8 +4,8 @@
     inversion.reconstruct().image      # the photo again, up to the autoencoder
 
 Methods:
-- "ddim": plain DDIM inversion; `guidance_scale` is the inversion's (and by default the sampler's)
-  guidance. The baseline: it drifts, the more the higher the guidance.
+- "ddim": plain DDIM inversion at guidance 1 (inverting under strong guidance is known to break);
+  `guidance_scale` is the sampler's guidance. The baseline: it drifts, the more the higher the guidance.
 - "exact": DDIM inversion at guidance 1, plus corrections that make sampling retrace the trajectory
   under any prompt and guidance; `guidance_scale` is the sampler's guidance. Its corrections come from
   the inversion's own batch, so the whole costs N + 1 evaluations, or 2N + 2 with guidance: the
@@ -18,6 +18,7 @@ Methods:
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Callable
 
 import PIL.Image
@@ -54,6 +55,10 @@ __all__ = [
 ]
 
 
+def _no_phase(name: str) -> AbstractContextManager:
+    return nullcontext()
+
+
 def invert(
     pipe,
     image: PIL.Image.Image | torch.Tensor,
@@ -65,6 +70,8 @@ def invert(
     negative_prompt: str = "",
     null_text: NullTextSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
+    step_callback: Callable[[int, int, torch.Tensor], None] | None = None,
+    autoencoder_phase: Callable[[str], AbstractContextManager] | None = None,
 ) -> Inversion:
     """Invert `image` with `prompt`; see the module docstring for what `guidance_scale` means per method.
 
@@ -75,7 +82,9 @@ def invert(
 
     `pipe` is a loaded diffusers pipeline or a backbone. A PIL image is snapped down to the
     autoencoder's grid (a multiple of 8 pixels on real models); a tensor is taken as (1, 3, H, W)
-    pixels in [-1, 1]. `progress(done, total)` is called as steps complete.
+    pixels in [-1, 1]. `progress(done, total)` is called once per completed step, and
+    `step_callback(done, total, latent)` with the latent reached (it may raise to stop the inversion).
+    `autoencoder_phase(name)`, a context manager factory, times the autoencoder's encoding apart.
     """
     from freecure_edit.backbones import backbone_for
 
@@ -87,7 +96,8 @@ def invert(
     if backbone.kind == "flux":
         from freecure_edit.inversion.flow import invert_flow
 
-        return invert_flow(backbone, image, prompt, num_inference_steps, guidance_scale, method, progress=progress)
+        return invert_flow(backbone, image, prompt, num_inference_steps, guidance_scale, method, progress=progress,
+                           step_callback=step_callback, autoencoder_phase=autoencoder_phase)
     if guidance_scale is None:
         guidance_scale = DEFAULT_NULL_TEXT_GUIDANCE if method == "null-text" else 1.0
     if method == "null-text" and guidance_scale <= 1.0:
@@ -96,14 +106,20 @@ def invert(
     image_size = (pixels.shape[-1], pixels.shape[-2])
     schedule = backbone.schedule(num_inference_steps)
     pair = backbone.encode_prompt(prompt, negative_prompt, image_size=image_size)
-    z0 = backbone.encode_image(pixels)
+    with (autoencoder_phase or _no_phase)("autoencoder"):
+        z0 = backbone.encode_image(pixels)
 
     total_steps = num_inference_steps * (2 if method == "null-text" else 1)
-    report = None if progress is None else (lambda done, _z: progress(done + 1, total_steps))
-    inversion_guidance = guidance_scale if method == "ddim" else 1.0
-    sampling_guidance = guidance_scale if method == "exact" else inversion_guidance
+
+    def report_step(done: int, z: torch.Tensor) -> None:
+        if progress is not None:
+            progress(done, total_steps)
+        if step_callback is not None:
+            step_callback(done, total_steps, z)
+
+    sampling_guidance = guidance_scale if method == "exact" else 1.0
     inverted = ddim_invert(
-        backbone, z0, pair, schedule, inversion_guidance, callback=report,
+        backbone, z0, pair, schedule, 1.0, callback=lambda i, z: report_step(i + 1, z),
         sampling_guidance=sampling_guidance,
     )
     trajectory = inverted.latents
@@ -125,16 +141,11 @@ def invert(
             if noise is not None:
                 inversion.store_anchor(pair, guidance_scale, i, noise)
         inversion.prepare_sampling(pair, guidance_scale)
-        if progress is not None:
-            progress(total_steps, total_steps)
         return inversion
 
-    offset_progress = None
-    if progress is not None:
-        offset_progress = lambda done, total: progress(num_inference_steps + done, total_steps)
     embeddings, null_report = optimise_null_embeddings(
         backbone, trajectory, pair, schedule, guidance_scale,
-        null_text or NullTextSettings(), offset_progress,
+        null_text or NullTextSettings(), step_callback=lambda done, z: report_step(num_inference_steps + done, z),
     )
     return NullTextInversion(
         **common, guidance_scale=guidance_scale, null_embeddings=embeddings, report=null_report

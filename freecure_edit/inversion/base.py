@@ -87,10 +87,14 @@ class Inversion:
     # -- shared -----------------------------------------------------------------------------------
 
     def predict_noise(
-        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float
+        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float, own_negative: bool = False
     ) -> torch.Tensor:
-        """The sampler's guided noise prediction at step i (one or two evaluations)."""
-        conditioning = self.sampling_conditioning(i, pair, guidance_scale)
+        """The sampler's guided noise prediction at step i (one or two evaluations).
+
+        `own_negative` keeps the pair's negative prompt where the method would put its own
+        unconditional embedding (null-text, negative-prompt): a removal's negative prompt must act.
+        """
+        conditioning = pair if own_negative else self.sampling_conditioning(i, pair, guidance_scale)
         rows = guided_rows(conditioning, guidance_scale)
         batch = z.expand(rows.rows, *z.shape[1:])
         output = self.backbone.denoise(batch, self.schedule.timesteps[i], rows)

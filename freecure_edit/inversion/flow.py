@@ -18,6 +18,7 @@ of classifier-free guidance, which a guidance-distilled model does not have: the
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Callable
 
 import PIL.Image
@@ -37,7 +38,10 @@ DEFAULT_FLUX_GUIDANCE = 3.5
 class _FlowPrediction:
     """The sampler's prediction on a guidance-distilled model: one row, guidance as an embedding."""
 
-    def predict_noise(self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float) -> torch.Tensor:
+    def predict_noise(
+        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float, own_negative: bool = False
+    ) -> torch.Tensor:
+        # No negative prompt: a guidance-distilled model has no unconditional row to put it in.
         conditioning = self.sampling_conditioning(i, pair, guidance_scale).cond
         rows = self.backbone.with_guidance(conditioning, guidance_scale)
         batch = z.expand(rows.rows, *z.shape[1:])
@@ -102,6 +106,8 @@ def invert_flow(
     *,
     inversion_guidance: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    step_callback: Callable[[int, int, torch.Tensor], None] | None = None,
+    autoencoder_phase: Callable[[str], AbstractContextManager] | None = None,
 ) -> Inversion:
     """`invert` for a FLUX backbone. `guidance_scale` is the sampler's guidance (3.5 by default);
     the inversion runs at `inversion_guidance` (by default the same, which costs N + 1 evaluations;
@@ -115,10 +121,17 @@ def invert_flow(
     inverting_at = guidance if inversion_guidance is None else float(inversion_guidance)
     pixels = backbone.image_to_tensor(image) if isinstance(image, PIL.Image.Image) else image
     image_size = (pixels.shape[-1], pixels.shape[-2])
-    z0 = backbone.encode_image(pixels)
+    with (autoencoder_phase or (lambda _name: nullcontext()))("autoencoder"):
+        z0 = backbone.encode_image(pixels)
     schedule = backbone.schedule(num_inference_steps, tuple(z0.shape[-2:]))
     pair = backbone.encode_prompt(prompt, image_size=image_size)
-    report = None if progress is None else (lambda done, _z: progress(done + 1, num_inference_steps))
+
+    def report(done: int, z: torch.Tensor) -> None:
+        if progress is not None:
+            progress(done + 1, num_inference_steps)
+        if step_callback is not None:
+            step_callback(done + 1, num_inference_steps, z)
+
     exact = method == "exact"
     inverted = flow_invert(
         backbone, z0, pair, schedule, inverting_at,

@@ -60,8 +60,11 @@ def optimise_null_embeddings(
     guidance_scale: float,
     settings: NullTextSettings,
     progress: ProgressCallback | None = None,
+    step_callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[list[Conditioning], NullTextReport]:
-    """One optimised unconditional embedding per step, and a report of the optimisation."""
+    """One optimised unconditional embedding per step, and a report of the optimisation.
+
+    `progress(done, total)` and `step_callback(done, latent)` are called after each step."""
     report = NullTextReport()
     null = pair.uncond.detached()
     embeddings: list[Conditioning] = []
@@ -88,6 +91,8 @@ def optimise_null_embeddings(
         report.final_loss.append(F.mse_loss(z, target).item())
         if progress is not None:
             progress(i + 1, schedule.num_steps)
+        if step_callback is not None:
+            step_callback(i + 1, z)
     return embeddings, report
 
 
@@ -107,11 +112,12 @@ def _optimise_one_step(backbone, null: Conditioning, guided_step, target, i: int
     for _ in range(settings.inner_steps):
         with torch.enable_grad():
             loss = F.mse_loss(guided_step(Conditioning(hidden, extras)), target)
-            gradients = torch.autograd.grad(loss, parameters)
+            gradients = _scaled_gradients(loss, parameters)
         backbone.counter.backward_passes += 1
-        for parameter, gradient in zip(parameters, gradients):
-            parameter.grad = gradient
-        optimizer.step()
+        if gradients is not None:
+            for parameter, gradient in zip(parameters, gradients):
+                parameter.grad = gradient
+            optimizer.step()
         iterations += 1
         loss_value = loss.item()
         first_loss = loss_value if first_loss is None else first_loss
@@ -121,3 +127,22 @@ def _optimise_one_step(backbone, null: Conditioning, guided_step, target, i: int
         with torch.no_grad():
             first_loss = F.mse_loss(guided_step(null), target).item()
     return Conditioning(hidden.detach(), {k: v.detach() for k, v in extras.items()}), iterations, first_loss
+
+
+def _scaled_gradients(loss: torch.Tensor, parameters: list[torch.Tensor]) -> list[torch.Tensor] | None:
+    """Gradients of `loss`, taken of loss / loss and scaled back, in float32.
+
+    The embedding and the loss are float32, but in a half-precision model the gradient flows back
+    through fp16 layers, where a loss of ~1e-6 gives gradients below fp16's smallest number: they
+    become exactly 0 and Adam never moves. Scaling the loss to ~1 (loss scaling, with the scale set by
+    the loss itself) keeps them representable. A step whose scaled gradients overflow is skipped, as
+    torch.amp's GradScaler does.
+    """
+    value = float(loss.detach())
+    if value <= 0.0:
+        return [torch.zeros_like(p) for p in parameters]
+    scale = 1.0 / value
+    gradients = torch.autograd.grad(loss * scale, parameters)
+    if not all(bool(torch.isfinite(g).all()) for g in gradients):
+        return None
+    return [g.float() / scale for g in gradients]
