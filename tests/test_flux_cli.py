@@ -28,6 +28,7 @@ def test_fix_cures_with_flux_and_counts_one_row_per_prediction(cli_models, tiny_
     report = json.loads(result.stdout)
     # steps 2: inversion 3, foundation 2, FASA 2; no guidance rows on a guidance-distilled model
     assert report["stats"]["total_evaluations"] == 7
+    assert "7 denoiser evaluations" in result.stderr, "the estimate counts as the cure spends"
     with PIL.Image.open(output) as cured:
         assert cured.size == (64, 48)
 
