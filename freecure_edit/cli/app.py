@@ -8,11 +8,13 @@ import click
 from freecure_edit import __version__
 from freecure_edit.cli.batch import batch
 from freecure_edit.cli.doctor import doctor
+from freecure_edit.cli.eval import eval_command
 from freecure_edit.cli.explain import explain
 from freecure_edit.cli.faces import faces
 from freecure_edit.cli.failures import OneLineErrorsGroup
 from freecure_edit.cli.fix import fix
 from freecure_edit.cli.messages import PROGRAM
+from freecure_edit.cli.ui import ui
 from freecure_edit.cli.worker import worker
 
 
@@ -33,6 +35,8 @@ cli.add_command(explain)
 cli.add_command(faces)
 cli.add_command(doctor)
 cli.add_command(worker)
+cli.add_command(ui)
+cli.add_command(eval_command)
 
 
 def main() -> None:
