@@ -115,13 +115,9 @@ def cure_at_working_size(
     fd_prompt, fd_negative = foundation_prompt(parsed)
     fd_pair = inversion.encode(fd_prompt, fd_negative)
     latent_size = tuple(inversion.zT.shape[-2:])
-    unet = backbone.unet
-    layers = list(config.fasa_layers) if config.fasa_layers else default_fasa_layers(unet)
-    omega = default_omega(unet) if config.omega is None else config.omega
+    controller, default = _attention_controller(backbone, config, latent_size)
+    omega = default if config.omega is None else config.omega
     fasa_steps = fasa_steps_of(config) if config.method == "fasa" else set()
-    controller = AttentionController(
-        unet, fasa_layers=layers, latent_size=latent_size, cache_device=_cache_device(backbone, config)
-    )
     warnings = front_end_warnings(config, inversion, parsed)
 
     with controller.installed():
@@ -175,7 +171,7 @@ def cure_at_working_size(
             if config.method == "fasa":
                 if fasa_steps:
                     controller.inject(
-                        pd_cond_rows=[1] if pd_guidance != 1.0 else [0],
+                        pd_cond_rows=[_cond_row(backbone, pd_guidance)],
                         mask=cure_mask,
                         omega=omega + (math.log(config.strength) if config.strength > 0 else 0.0),
                         steps=fasa_steps,
@@ -262,7 +258,7 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
     steps = config.steps
     use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
     controller.record(
-        fd_cond_row=1 if config.guidance != 1.0 else 0,
+        fd_cond_row=_cond_row(inversion.backbone, config.guidance),
         capture_tokens=capture or None,
         cache_keys_values=config.method == "fasa",
         steps=fasa_steps,
@@ -356,7 +352,7 @@ def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, 
 def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_placed_abstract: bool
                       ) -> dict[str, list[int]]:
     """Token indices in the foundation's prompt of the attributes whose cross-attention is recorded."""
-    tokenizer = backbone.pipe.tokenizer
+    tokenizer = backbone.attention_tokenizer
     tokens = {}
     wanted = [a for a in parsed.attributes if a.is_spatial or (with_placed_abstract and attention_placed(a))]
     as_written = fd_prompt == parsed.prompt
@@ -369,11 +365,31 @@ def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_place
     return tokens
 
 
+def _attention_controller(backbone, config: CureConfig, latent_size):
+    """The attention controller for this backbone, and the model's default omega."""
+    if backbone.kind == "flux":
+        from freecure_edit.attention.flux_controller import flux_controller_for
+
+        return flux_controller_for(backbone, config, latent_size, _cache_device(backbone, config))
+    unet = backbone.unet
+    layers = list(config.fasa_layers) if config.fasa_layers else default_fasa_layers(unet)
+    controller = AttentionController(
+        unet, fasa_layers=layers, latent_size=latent_size, cache_device=_cache_device(backbone, config)
+    )
+    return controller, default_omega(unet)
+
+
+def _cond_row(backbone, guidance: float) -> int:
+    """The conditional row of a guided prediction: [uncond, cond] with CFG; FLUX has one row."""
+    return 1 if backbone.uses_guidance and guidance != 1.0 else 0
+
+
 def _cache_device(backbone, config: CureConfig):
     if config.fd_cache_device is not None:
         return config.fd_cache_device
-    # SDXL's cache is ~140 MB per step at 1024 px in fp16: on a GPU it waits on the CPU instead.
-    if backbone.kind == "sdxl" and backbone.device.type == "cuda":
+    # SDXL's cache is ~140 MB per step at 1024 px in fp16, FLUX's ~50 MB per block and step: on a GPU
+    # it waits on the CPU instead.
+    if backbone.kind in ("sdxl", "flux") and backbone.device.type == "cuda":
         return "cpu"
     return None
 
