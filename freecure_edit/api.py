@@ -97,7 +97,7 @@ class FreeCure:
     # -- the cure -------------------------------------------------------------------------------------
 
     def cure(self, image, prompt: str, config: CureConfig | None = None, *, progress=None,
-             callbacks: CureCallbacks | None = None, cancel=None) -> CureResult:
+             callbacks: CureCallbacks | None = None, cancel=None, faces=None) -> CureResult:
         """Cure the attributes `prompt` names in `image` (a path, PIL image or `LoadedImage`).
 
         With a face detector, each selected face is cropped, cured at the model's working size and
@@ -108,14 +108,17 @@ class FreeCure:
         `cancel` (a threading.Event, or a callable returning True to stop) is looked at after every
         denoising step of every phase and between phases; once set, the cure raises `CureCancelled`,
         with the model's attention processors restored and no half-made inversion cached.
+        `faces`: what `self.face_analyzer.detect` found in this image (every face, before the selection),
+        when the caller detected them already; the cure then does not detect them again.
         """
         check_cancel_hook(cancel)
-        result = self._cure(image, prompt, config or CureConfig(), progress, callbacks, cancel)
+        result = self._cure(image, prompt, config or CureConfig(), progress, callbacks, cancel, faces)
         if callbacks is not None and callbacks.on_result is not None:
             callbacks.on_result(result)
         return result
 
-    def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks, cancel) -> CureResult:
+    def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks, cancel,
+              detected=None) -> CureResult:
         if config.refine == "sam" and self.refiner is None:
             raise ConfigurationError("refine='sam' needs a SAM checkpoint: pass --sam-checkpoint PATH (sam_vit_b_01ec64.pth)")
         photo = _rgb_photo(image)
@@ -123,23 +126,29 @@ class FreeCure:
             prompt,
             template=config.template,
             attributes=list(config.attributes) if config.attributes is not None else None,
+            tokenizer=getattr(self.pipe, "tokenizer", None),
         )
         if not parsed.attributes:
             message = f"the prompt {prompt!r} names no facial attribute to cure; the photo is returned unchanged"
             logger.warning(message)
-            return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config, [message])
+            return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config,
+                              [*parsed.notes, message])
         hooks = (progress, callbacks, cancel)
         if config.min_identity is None:
-            return self._cure_once(photo, parsed, config, hooks)
-        return self._cure_keeping_identity(photo, parsed, config, hooks)
+            result = self._cure_once(photo, parsed, config, hooks, detected)
+        else:
+            result = self._cure_keeping_identity(photo, parsed, config, hooks, detected)
+        # What the prompt parser left out or ignored (syntax, token limit, words not about the face).
+        result.warnings[:0] = parsed.notes
+        return result
 
-    def _cure_keeping_identity(self, photo, parsed, config: CureConfig, hooks) -> CureResult:
+    def _cure_keeping_identity(self, photo, parsed, config: CureConfig, hooks, detected=None) -> CureResult:
         """Retry at lower strength while the identity stays under `min_identity`; keep the best try."""
         attempts = []
         strength = config.strength
         for _ in range(config.identity_retries + 1):
             raise_if_cancelled(hooks[2])
-            result = self._cure_once(photo, parsed, config.with_changes(strength=strength), hooks)
+            result = self._cure_once(photo, parsed, config.with_changes(strength=strength), hooks, detected)
             attempts.append(result)
             if result.identity_similarity is None or result.identity_similarity >= config.min_identity:
                 break
@@ -156,14 +165,14 @@ class FreeCure:
             )
         return best
 
-    def _cure_once(self, photo: PIL.Image.Image, parsed, config: CureConfig, hooks) -> CureResult:
+    def _cure_once(self, photo: PIL.Image.Image, parsed, config: CureConfig, hooks, detected=None) -> CureResult:
         stats = CureStats()
         clock = PhaseClock(self.backbone, stats)
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         try:
             if self.face_analyzer is not None and config.detect:
-                cured, runs, faces, warnings = self._cure_faces(photo, parsed, config, clock, hooks)
+                cured, runs, faces, warnings = self._cure_faces(photo, parsed, config, clock, hooks, detected)
             else:
                 cured, runs, faces, warnings = self._cure_whole(photo, parsed, config, clock, hooks)
         except torch.cuda.OutOfMemoryError:
@@ -206,11 +215,13 @@ class FreeCure:
             )
         return cured, [run], [], warnings
 
-    def _cure_faces(self, photo, parsed, config, clock, hooks):
+    def _cure_faces(self, photo, parsed, config, clock, hooks, detected=None):
         from freecure_edit.faces import crop_face, paste_back, select_faces
 
         with clock.phase("faces"):
-            chosen = select_faces(self.face_analyzer.detect(photo), config.face_selection)
+            if detected is None:
+                detected = self.face_analyzer.detect(photo)
+            chosen = select_faces(detected, config.face_selection)
         side = config.working_size or self.backbone.native_size
         current = photo
         runs, reports, warnings = [], [], []

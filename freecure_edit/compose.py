@@ -12,6 +12,9 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
+# Rows of the photo blended at a time by blend_into.
+STRIP_ROWS = 512
+
 
 def feathered_weight(mask: torch.Tensor, feather_px: float) -> torch.Tensor:
     """A (H, W) weight in [0, 1]: 1 on the mask, falling to 0 within `feather_px` outside it."""
@@ -39,17 +42,103 @@ def blend_into(
 ) -> PIL.Image.Image:
     """The photo with `cured` (any size, resized to the photo's) blended in where `mask` says.
 
-    `mask` is (h, w) at any resolution; it is resized to the photo before feathering.
+    `mask` is (h, w) at any resolution; it is resized to the photo before feathering. Only the window
+    the feathered mask can reach is resized, feathered and blended, so that memory beyond the photo
+    and its copy grows with the mask's box, not with the photo: a 100 MP photo with a face-sized mask
+    costs what the face costs.
     """
-    width, height = photo.size
-    base = np.asarray(photo.convert("RGB"))
-    if cured.size != photo.size:
-        cured = cured.resize(photo.size, PIL.Image.LANCZOS)
-    top = np.asarray(cured.convert("RGB"))
-    full_mask = F.interpolate(mask.float()[None, None], size=(height, width), mode="bilinear", align_corners=False)[0, 0]
-    weight = feathered_weight(full_mask, feather_px).numpy()
-    changed = weight > 0
-    out = base.copy()
-    blended = base[changed].astype(np.float32) * (1 - weight[changed, None]) + top[changed].astype(np.float32) * weight[changed, None]
-    out[changed] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
-    return PIL.Image.fromarray(out, "RGB")
+    if photo.mode != "RGB":
+        photo = photo.convert("RGB")
+    out = photo.copy()
+    box = reach_box(mask, photo.size, feather_px)
+    if box is None:
+        return out
+    left, top, right, bottom = box
+    cured = cured.convert("RGB")
+    # The window is blended in strips of rows, each feathered with a halo of two feather radii (what
+    # the feather's max filter and blur can see), so a mask over most of a 100 MP photo still costs
+    # one strip at a time.
+    halo = 2 * int(np.ceil(max(feather_px, 0))) + 2
+    for start in range(top, bottom, STRIP_ROWS):
+        stop = min(start + STRIP_ROWS, bottom)
+        padded = (left, max(start - halo, top), right, min(stop + halo, bottom))
+        weight = feathered_weight(resize_bilinear_window(mask.float(), photo.size, padded), feather_px)
+        weight = weight[start - padded[1]: stop - padded[1]].numpy()
+        changed = weight > 0
+        if not changed.any():
+            continue
+        strip = (left, start, right, stop)
+        base = np.asarray(photo.crop(strip))
+        top_pixels = np.asarray(_resized_window(cured, photo.size, strip))
+        alpha = weight[changed, None]
+        blended = base[changed].astype(np.float32) * (1 - alpha) + top_pixels[changed].astype(np.float32) * alpha
+        region = base.copy()
+        region[changed] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+        out.paste(PIL.Image.fromarray(region, "RGB"), (left, start))
+    return out
+
+
+def reach_box(mask: torch.Tensor, size: tuple[int, int], feather_px: float) -> tuple[int, int, int, int] | None:
+    """The photo window (left, top, right, bottom) that holds the mask's non-zero support once resized
+    to `size` (w, h), plus two feather radii: the feather's max filter and blur then see exactly what
+    they would see on the whole photo. None for an empty mask."""
+    nonzero = torch.nonzero(mask > 0)
+    if nonzero.numel() == 0:
+        return None
+    width, height = size
+    mask_h, mask_w = mask.shape
+    margin = 2 * int(np.ceil(max(feather_px, 0))) + 2
+    # Bilinear (align_corners=False) samples mask index i at photo x = (i + 0.5) * scale - 0.5; the
+    # neighbours i - 1 and i + 1 bound where a non-zero sample can still reach.
+    def span(low: int, high: int, length: int, full: int) -> tuple[int, int]:
+        scale = full / length
+        start = int(np.floor((low - 1 + 0.5) * scale - 0.5)) - margin
+        stop = int(np.ceil((high + 1 + 0.5) * scale - 0.5)) + 1 + margin
+        return max(start, 0), min(stop, full)
+
+    top, bottom = span(int(nonzero[:, 0].min()), int(nonzero[:, 0].max()), mask_h, height)
+    left, right = span(int(nonzero[:, 1].min()), int(nonzero[:, 1].max()), mask_w, width)
+    return left, top, right, bottom
+
+
+def _bilinear_taps(start: int, stop: int, length: int, full: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices and weights of bilinear resampling (align_corners=False, as F.interpolate)."""
+    position = (torch.arange(start, stop, dtype=torch.float64) + 0.5) * (length / full) - 0.5
+    position = position.clamp(min=0)
+    low = position.floor().long().clamp(max=length - 1)
+    high = (low + 1).clamp(max=length - 1)
+    return low, high, (position - low).float()
+
+
+def resize_bilinear_window(mask: torch.Tensor, size: tuple[int, int], box: tuple[int, int, int, int]) -> torch.Tensor:
+    """The window `box` of `mask` resized bilinearly to `size` (w, h), without the rest of the photo."""
+    left, top, right, bottom = box
+    width, height = size
+    mask_h, mask_w = mask.shape
+    y0, y1, fy = _bilinear_taps(top, bottom, mask_h, height)
+    x0, x1, fx = _bilinear_taps(left, right, mask_w, width)
+    rows = mask[y0] * (1 - fy[:, None]) + mask[y1] * fy[:, None]
+    return rows[:, x0] * (1 - fx[None, :]) + rows[:, x1] * fx[None, :]
+
+
+def _resized_window(image: PIL.Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]) -> PIL.Image.Image:
+    """The window `box` of `image` resized to `size` (w, h), at the window's cost.
+
+    Pillow resizes in two 8-bit passes, horizontal then vertical; these are the same passes, each
+    limited to the window. (Pillow's own `box=` limits rows with different vertical taps in Pillow 13,
+    up to 40 levels off; a box along the rows alone matches, hence the transposes.)
+    """
+    if image.size == size:
+        return image.crop(box)
+    left, top, right, bottom = box
+    width, height = size
+    source_w, source_h = image.size
+    rows = image.resize(
+        (right - left, source_h), PIL.Image.LANCZOS,
+        box=(left * source_w / width, 0, right * source_w / width, source_h),
+    )
+    columns = rows.transpose(PIL.Image.Transpose.TRANSPOSE).resize(
+        (bottom - top, right - left), PIL.Image.LANCZOS,
+        box=(top * source_h / height, 0, bottom * source_h / height, right - left),
+    )
+    return columns.transpose(PIL.Image.Transpose.TRANSPOSE)

@@ -37,6 +37,12 @@ class OutOfMemoryError(FreeCureError):
     exit_code = 5
 
 
+class DiskFullError(FreeCureError):
+    """An output or the batch's manifest could not be written: no space left (or a quota reached)."""
+
+    exit_code = 7
+
+
 class IdentityBelowThresholdError(FreeCureError):
     """The cured face drifted further from the input identity than the user allows."""
 

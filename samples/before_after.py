@@ -16,8 +16,8 @@ import PIL.Image
 
 from freecure_edit import CureCallbacks, CureConfig, FreeCure
 from freecure_edit.batch.prompts_file import read_prompts_file
-from freecure_edit.cli.batch_overrides import read_overrides
 from freecure_edit.io import load_image
+from freecure_edit.overrides import read_overrides
 
 STRIP_HEIGHT = 256
 PREVIEWS = 3  # photo-branch steps shown between the before and the after

@@ -69,7 +69,7 @@ def shard_lines(output_dir: Path) -> list[dict]:
     return lines
 
 
-def wait_for_shard_lines(process: subprocess.Popen, output_dir: Path, count: int, timeout: float = 90) -> list[dict]:
+def wait_for_shard_lines(process: subprocess.Popen, output_dir: Path, count: int, timeout: float = 300) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if output_dir.joinpath(".freecure", "shards").is_dir():

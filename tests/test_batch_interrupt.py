@@ -12,6 +12,7 @@ from batch_fixtures import (
     HAIR, batch_args, manifest, mtimes, photo_folder, shard_lines, start_batch, tree, wait_for_shard_lines,
 )
 from cli_fixtures import cli_models, run_cli  # noqa: F401
+from freecure_edit.cli.batch_lines import ABANDONED
 
 NAMES = [f"p{index}.png" for index in range(4)]
 
@@ -55,8 +56,14 @@ def test_a_stop_flushes_the_manifest_and_removes_working_files(cli_models, tmp_p
     assert set(lines) == set(NAMES), "every input has its line"
     cured = {name for name, line in lines.items() if line["status"] == "ok"}
     assert all(line["status"] == "skipped" for name, line in lines.items() if name not in cured)
+    abandoned = [name for name, line in lines.items() if line["error"] == ABANDONED]
     if number == signal.SIGINT:
         assert "stopping after the image in progress" in stderr
-        assert len(cured) >= min(seen + 1, len(NAMES)), "the image in progress was finished"
+        # Whether an image was in progress is not for the test to guess: a line is visible before the
+        # batch has fsync'ed it and looked for a stop, and a signal then finds no image in flight.
+        # Whichever image was in flight, if any, was finished rather than abandoned.
+        assert abandoned == [], "the image in progress was finished"
+    else:
+        assert len(abandoned) <= 1
     assert len(cured) >= seen
     assert tree(output) == cured | {"manifest.jsonl"}, "outputs of the cured only, and no working file"

@@ -33,6 +33,13 @@ def test_selection_takes_images_in_name_order_and_leaves_out_hidden_files_and_th
     assert select_inputs(tmp_path, recursive=True, patterns=("sub/*",)) == ["sub/c.png"]
 
 
+def test_glob_patterns_match_without_regard_to_case(tmp_path):
+    photo_folder(tmp_path, ["PHOTO.JPG", "b.jpg", "c.Jpeg", "d.png", "Sub/E.JPG"])
+
+    assert select_inputs(tmp_path, recursive=True, patterns=("*.jpg",)) == ["PHOTO.JPG", "Sub/E.JPG", "b.jpg"]
+    assert select_inputs(tmp_path, recursive=True, patterns=("sub/*.jpg", "*.JPEG")) == ["Sub/E.JPG", "c.Jpeg"]
+
+
 def test_colliding_outputs_are_all_named_after_their_inputs():
     inputs = ["a.jpg", "a.png", "a.jpg.png", "b.PNG", "b.webp", "sub/a.png"]
 

@@ -26,17 +26,40 @@ def test_explain_reads_the_papers_prompts(prompt, expected):
     assert report["apg"] == [name for name, kind in expected if kind == "abstract"]
 
 
-def test_the_text_report_shows_routes_removals_and_unknown_words():
+def test_the_text_report_shows_routes_removals_and_words_not_about_the_face():
     result = run_cli(["explain", "--prompt", "a man with red curly hair, sitting, without glasses"])
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[1].startswith("template:  a man")
+    assert lines[1].startswith("template:  a man, sitting")
     assert lines[2].startswith("negative:  glasses")
-    rows = {line.split()[0]: line for line in lines[4:]}
+    notes_at = lines.index("notes:")
+    rows = {line.split()[0]: line for line in lines[4:notes_at]}
+    assert set(rows) == {"hair", "glasses"}
     assert "spatial" in rows["hair"] and "-> FASA" in rows["hair"] and "labels hair" in rows["hair"]
-    assert "-> APG" in rows["sitting"] and "not a known face word" in rows["sitting"]
     assert "-> FASA" in rows["glasses"] and "removed" in rows["glasses"]
+    assert "not about the face" in lines[notes_at + 1] and "'sitting'" in lines[notes_at + 1]
+
+
+def test_an_override_with_an_unknown_word_is_kept_and_flagged():
+    result = run_cli(["explain", "--prompt", "a man with red hair", "--attribute", "a flugelhorn"])
+
+    assert result.exit_code == 0, result.stderr
+    assert "not a known face word" in result.stdout and "-> APG" in result.stdout
+
+
+def test_explain_names_dropped_syntax_and_attributes_past_the_token_limit():
+    scene = ", ".join(["in a quiet sunlit park beside an old stone bridge over a slow river"] * 5)
+    prompt = f"(a woman:1.2) <lora:add_detail:0.8> wearing sunglasses {scene}, with black curly hair"
+    report = json.loads(run_cli(["explain", "--prompt", prompt, "--json"]).stdout)
+
+    assert report["source"] == prompt and "lora" not in report["prompt"] and ":1.2" not in report["prompt"]
+    assert [a["name"] for a in report["attributes"]] == ["sunglasses"]
+    assert [a["text"] for a in report["past_limit"]] == ["black curly hair"]
+    assert report["dropped_tags"] == ["<lora:add_detail:0.8>"] and report["weights"] == [["a woman", 1.2]]
+    assert any("'black curly hair'" in note and "limit" in note for note in report["notes"])
+    text = run_cli(["explain", "--prompt", prompt]).stdout
+    assert "black curly hair" in text.split("notes:")[1] and "<lora:add_detail:0.8>" in text
 
 
 def test_a_prompt_without_attributes_says_fix_would_change_nothing():

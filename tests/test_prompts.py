@@ -114,10 +114,13 @@ def test_abstract_attributes_without_parser_labels_are_kept():
 
 
 def test_unknown_words_are_reported_not_dropped():
+    # Not about the face: kept in the template and named in a note (test_prompt_input_faults.py).
     parsed = parse_prompt("a man with a scar, holding a flugelhorn")
-    flugelhorn = parsed.attributes[-1]
-    assert (flugelhorn.kind, flugelhorn.known, flugelhorn.text) == (A, False, "holding a flugelhorn")
-    assert parsed.attributes[0].name == "scar"
+    assert [a.name for a in parsed.attributes] == ["scar"]
+    assert parsed.off_face == ["holding a flugelhorn"] and "flugelhorn" in parsed.template
+    # An unknown phrase the user names as an attribute is kept, marked unknown.
+    (flugelhorn,) = parse_prompt("a man", attributes=["a flugelhorn"]).attributes
+    assert (flugelhorn.kind, flugelhorn.known, flugelhorn.text) == (A, False, "flugelhorn")
 
 
 def test_template_keeps_subject_scene_and_style_but_no_attribute_word():

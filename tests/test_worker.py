@@ -167,6 +167,76 @@ def test_a_malformed_line_gets_an_error_reply_without_an_id(worker, line):
     assert worker.process.poll() is None
 
 
+@pytest.mark.parametrize("line, expected_id", [
+    (b'{"id": "r-latin1", "prompt": "caf\xe9 au lait hair", "input": "a.png"}', "r-latin1"),
+    (b'{"prompt": "caf\xe9", "id": 7, "input": "a.png"}', 7),
+    (b'{"id": "r-\xe9", "prompt": "x", "input": "a.png"}', None),  # the id itself is not what the client sent
+], ids=["id readable", "integer id after the bad byte", "bad byte in the id"])
+def test_a_line_with_invalid_utf8_is_refused_with_its_id_when_it_can_be_read(worker, line, expected_id):
+    reply = worker.answer(line).reply
+
+    assert (reply["type"], reply["id"], reply["status"], reply["exit_code"]) == (
+        "result", expected_id, "error", 2), reply
+    assert "not UTF-8 text (byte 0xe9 at column" in reply["error"]
+
+
+def test_a_cancel_stops_the_running_cure_and_nothing_is_written(worker, tmp_path):
+    photo = write_photo(tmp_path / "photo.png", seed=17)
+    output = tmp_path / "cancelled.png"
+    long = cure(photo, output=str(output), options={"steps": 500})
+    worker.send(long)
+    first = worker.next_message()
+    assert (first["type"], first["id"]) == ("progress", long["id"]), first
+
+    worker.send({"type": "cancel", "id": "stop-it", "target": long["id"]})
+    messages = []
+    while not messages or messages[-1].get("id") != long["id"] or messages[-1]["type"] != "result":
+        messages.append(worker.next_message())
+
+    acknowledgement = next(message for message in messages if message.get("id") == "stop-it")
+    assert acknowledgement == {"type": "result", "id": "stop-it", "status": "ok", "target": long["id"],
+                               "state": "running"}
+    reply = messages[-1]
+    assert (reply["status"], reply["exit_code"], reply["cancelled"]) == ("error", 130, True), reply
+    done = [message["done"] for message in messages if message["type"] == "progress"]
+    assert max(done, default=first["done"]) < 500  # it stopped long before the end
+    assert not output.exists() and files_in(tmp_path) == {"photo.png"}
+    after = worker.answer(cure(photo, output=str(tmp_path / "after.png"))).reply
+    assert after["status"] == "ok", after
+
+
+def test_a_cancel_of_no_running_request_is_refused_and_a_malformed_one_says_why(worker):
+    unknown = worker.answer({"type": "cancel", "id": "c1", "target": "nobody"}).reply
+    no_target = worker.answer({"type": "cancel", "id": "c2"}).reply
+
+    assert (unknown["id"], unknown["status"], unknown["exit_code"], unknown["target"]) == ("c1", "error", 2, "nobody")
+    assert "no request 'nobody' is queued or running" in unknown["error"]
+    assert (no_target["id"], no_target["status"], no_target["exit_code"]) == ("c2", "error", 2)
+    assert '"target"' in no_target["error"]
+
+
+def test_a_queued_request_can_be_cancelled_before_it_starts(worker, tmp_path):
+    photo = write_photo(tmp_path / "photo.png", seed=18)
+    running = cure(photo, output=str(tmp_path / "first.png"), options={"steps": 60})
+    queued = cure(photo, output=str(tmp_path / "second.png"))
+    worker.send(running)
+    worker.send(queued)
+    worker.send({"type": "cancel", "id": "c3", "target": queued["id"]})
+    replies = {}
+    while len(replies) < 3:
+        message = worker.next_message()
+        if message["type"] == "result":
+            replies[message["id"]] = message
+        else:
+            assert message["id"] == running["id"], message  # the cancelled request never starts
+
+    assert replies["c3"]["state"] == "queued"
+    assert replies[running["id"]]["status"] == "ok"
+    assert (replies[queued["id"]]["exit_code"], replies[queued["id"]]["cancelled"]) == (130, True)
+    assert list(replies) == ["c3", running["id"], queued["id"]]  # the cancel is answered at once
+    assert not (tmp_path / "second.png").exists()
+
+
 def test_blank_lines_are_skipped(worker):
     worker.send(b"   ")
 

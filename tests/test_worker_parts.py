@@ -15,7 +15,7 @@ import pytest
 
 from freecure_edit.cli.config_options import config_defaults
 from freecure_edit.cli.model_options import ModelChoice
-from freecure_edit.cli.worker_images import load_painted_mask
+from freecure_edit.service.images import load_painted_mask
 from freecure_edit.cli.worker_options import MODEL_OPTIONS, RequestOptions, read_request_options
 from freecure_edit.cli.worker_request import cure_request
 from freecure_edit.cli.worker_settings import WorkerDefaults
@@ -126,7 +126,7 @@ def test_a_painted_mask_is_its_brightness_with_transparency_counting_as_black(tm
 def test_the_guard_puts_back_the_loaded_attention_processors(load_tiny):
     from diffusers.models.attention_processor import AttnProcessor
 
-    from freecure_edit.cli.worker_hooks import AttentionHookGuard
+    from freecure_edit.service.hooks import AttentionHookGuard
 
     unet = load_tiny("sd", "smooth").unet
     loaded = dict(unet.attn_processors)
@@ -148,3 +148,19 @@ def test_the_worker_help_imports_no_heavy_library():
 
     assert "JSON" in run.stdout and "--max-pixels" in run.stdout
     assert run.stderr.strip() == "[]", run.stderr
+
+
+@pytest.mark.parametrize("line, expected_id", [
+    (b'{"id": "r-latin1", "prompt": "caf\xe9"}', "r-latin1"),
+    (b'{"prompt": "caf\xe9", "id": 7}', 7),
+    (b'{"id": "r-\xe9", "prompt": "x"}', None),
+    (b'\xff\xfe{}', None),
+    (b'{"id": "cut \xe9', None),
+])
+def test_a_line_with_invalid_utf8_keeps_the_id_it_still_lets_us_read(line, expected_id):
+    from freecure_edit.cli.worker_protocol import BadRequestLine, read_message
+
+    with pytest.raises(BadRequestLine, match="not UTF-8 text") as refused:
+        read_message(line)
+    assert refused.value.request_id == expected_id
+    assert refused.value.exit_code == 2

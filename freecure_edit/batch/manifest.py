@@ -20,8 +20,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freecure_edit.batch.folder import BatchFolder
+from freecure_edit.batch.names import exact_bytes, from_fields, readable, readable_values
 
 STATUSES = ("ok", "failed", "low_identity", "skipped")
+# Fields holding a file name: stored readable, with the exact bytes in "<field>_bytes" (see names.py).
+NAME_FIELDS = ("input", "output")
 
 
 def now() -> str:
@@ -45,14 +48,33 @@ def read_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
             unreadable += 1
             continue
         if isinstance(line, dict) and isinstance(line.get("input"), str) and line.get("status") in STATUSES:
-            lines.append(line)
+            lines.append(_decoded(line))
         else:
             unreadable += 1
     return lines, unreadable
 
 
+def _decoded(line: dict[str, Any]) -> dict[str, Any]:
+    """A line as read, with its names exact again (the file system's text, surrogates included)."""
+    decoded = dict(line)
+    for field in NAME_FIELDS:
+        raw = decoded.pop(f"{field}_bytes", None)
+        if isinstance(decoded.get(field), str):
+            decoded[field] = from_fields(decoded[field], raw if isinstance(raw, str) else None)
+    return decoded
+
+
 def encode_line(line: dict[str, Any]) -> bytes:
-    return (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    """The line as UTF-8 JSON, whatever its names: each name field readable, followed by its exact
+    bytes (null when the name is valid UTF-8); every other text made readable too."""
+    stored: dict[str, Any] = {}
+    for key, value in line.items():
+        if key in NAME_FIELDS and isinstance(value, str):
+            stored[key] = readable(value)
+            stored[f"{key}_bytes"] = exact_bytes(value)
+        else:
+            stored[key] = readable_values(value)
+    return (json.dumps(stored, ensure_ascii=False, default=str) + "\n").encode("utf-8")
 
 
 class ShardWriter:
@@ -63,13 +85,19 @@ class ShardWriter:
         self._descriptor = -1  # opened by the first line: a process with nothing to do leaves no file
 
     def append(self, line: dict[str, Any]) -> None:
-        if self._descriptor < 0:
-            self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        """Raises OSError naming the shard when the line cannot be written (a full disk, mostly)."""
         data = encode_line(line)
-        written = os.write(self._descriptor, data)
-        while written < len(data):  # a short write: rare, but the line must be whole
-            written += os.write(self._descriptor, data[written:])
-        os.fsync(self._descriptor)
+        try:
+            if self._descriptor < 0:
+                self._descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            written = os.write(self._descriptor, data)
+            while written < len(data):  # a short write: rare, but the line must be whole
+                written += os.write(self._descriptor, data[written:])
+            os.fsync(self._descriptor)
+        except OSError as error:
+            if error.filename is not None:
+                raise
+            raise OSError(error.errno, error.strerror, os.fspath(self.path)) from error
 
     def close(self) -> None:
         if self._descriptor >= 0:

@@ -16,8 +16,9 @@ def select_inputs(
     """The inputs as POSIX paths relative to `folder`, sorted folder by folder.
 
     With `patterns`, a file is taken when its relative path matches one of them (matched from the
-    right, so "*.jpg" matches at any depth and "portraits/*.jpg" only inside a portraits folder);
-    without, when its extension is an image's. Hidden files and folders are left out, and so is
+    right, so "*.jpg" matches at any depth and "portraits/*.jpg" only inside a portraits folder),
+    without regard to case: "*.jpg" takes PHOTO.JPG, as cameras name files; without patterns, when
+    its extension is an image's, in any case. Hidden files and folders are left out, and so is
     `exclude` (the output folder, when it lies inside the input folder).
     """
     excluded = os.path.realpath(exclude) if exclude is not None else None
@@ -38,5 +39,7 @@ def select_inputs(
 
 def _wanted(relative: PurePosixPath, patterns: tuple[str, ...]) -> bool:
     if patterns:
-        return any(relative.match(pattern) for pattern in patterns)
+        # Python 3.11's PurePath.match has no case_sensitive argument: fold both sides instead.
+        folded = PurePosixPath(str(relative).casefold())
+        return any(folded.match(pattern.casefold()) for pattern in patterns)
     return relative.suffix.lower() in IMAGE_EXTENSIONS

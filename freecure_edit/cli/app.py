@@ -14,6 +14,7 @@ from freecure_edit.cli.faces import faces
 from freecure_edit.cli.failures import OneLineErrorsGroup
 from freecure_edit.cli.fix import fix
 from freecure_edit.cli.messages import PROGRAM
+from freecure_edit.cli.ui import ui
 from freecure_edit.cli.worker import worker
 
 
@@ -34,6 +35,7 @@ cli.add_command(explain)
 cli.add_command(faces)
 cli.add_command(doctor)
 cli.add_command(worker)
+cli.add_command(ui)
 cli.add_command(eval_command)
 
 

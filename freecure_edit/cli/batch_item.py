@@ -1,6 +1,9 @@
 """One image of a batch: load it, cure it (or copy it when the prompt names no attribute), and write
 the output into the process's scratch folder; then, separately, give it its name in the output
-folder. Anything that goes wrong with this image becomes its manifest line, and the batch goes on."""
+folder. Anything that goes wrong with this image becomes its manifest line, and the batch goes on,
+except a full disk, which would fail every image after it: that raises DiskFullError.
+
+Messages name the real output, never the scratch file it is first written to."""
 
 from __future__ import annotations
 
@@ -12,13 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from freecure_edit.batch.files import input_record, output_record
 from freecure_edit.cli.batch_lines import manifest_line
 from freecure_edit.cli.batch_plan import BatchItem, BatchPlan
 from freecure_edit.cli.failures import describe_failure
 from freecure_edit.cli.fix_output import save_cured
 from freecure_edit.cli.fix_report import identity_failure
 from freecure_edit.cli.unchanged import unchanged_result
+from freecure_edit.errors import DiskFullError
 from freecure_edit.imageio.atomic import fsync_directory
+from freecure_edit.outputs import check_transparency, disk_full_cause
+
+FORMAT_HINT = "--format png or webp"
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,14 @@ class Worker:
     max_pixels: int | None
     debug: bool
 
+    def target(self, item: BatchItem) -> Path:
+        return self.plan.folder.root / item.output
+
+
+def disk_full(target: Path, cause: OSError) -> DiskFullError:
+    return DiskFullError(f"{target}: cannot write it: {cause.strerror or 'no space left on the device'}; "
+                         "free some space, then run again with --resume")
+
 
 def cure_item(worker: Worker, item: BatchItem, parameters: dict[str, Any], digest: str
               ) -> tuple[dict[str, Any], Path | None]:
@@ -39,22 +55,32 @@ def cure_item(worker: Worker, item: BatchItem, parameters: dict[str, Any], diges
     from freecure_edit.io import load_image
 
     started = time.perf_counter()
+    source = worker.plan.input_dir / item.input
+    target = worker.target(item)
+    staged = worker.scratch / PurePosixPath(item.output).name
+    recorded = input_record(source)
     try:
-        loaded = load_image(worker.plan.input_dir / item.input, max_pixels=worker.max_pixels)
+        if item.refusal is not None:
+            raise _Refused(item.refusal)
+        loaded = load_image(source, max_pixels=worker.max_pixels)
+        check_transparency(loaded.alpha, target, item.input, FORMAT_HINT)
         if item.needs_model:
             result = worker.freecure.cure(loaded, item.prompt, item.config)
         else:
             result = unchanged_result(loaded, item.prompt, item.parsed, item.config)
-        staged = worker.scratch / PurePosixPath(item.output).name
         save_cured(result.image, loaded, staged, item.prompt, item.config,
                    worker.plan.choice.parameters(item.config.detect), quality=item.jpeg_quality, overwrite=True)
     except Exception as error:  # noqa: BLE001 - one bad image must not end the batch
-        code, message = describe_failure(error)
+        no_space = disk_full_cause(error)
+        if no_space is not None:
+            raise disk_full(target, no_space) from error
+        code, message = (_Refused.exit_code, str(error)) if isinstance(error, _Refused) else describe_failure(error)
         if worker.debug:
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
         _release_device_memory()
         line = manifest_line(item, parameters, digest, "failed", process=worker.process,
-                             seconds=time.perf_counter() - started, error=message, exit_code=code)
+                             seconds=time.perf_counter() - started, error=_real_names(message, staged, target),
+                             exit_code=code, input_file=recorded)
         return line, None
     failure = identity_failure(result, "--min-identity", "was written")
     line = manifest_line(
@@ -62,26 +88,39 @@ def cure_item(worker: Worker, item: BatchItem, parameters: dict[str, Any], diges
         seconds=time.perf_counter() - started, error=str(failure) if failure else None,
         exit_code=failure.exit_code if failure else 0, identity=result.identity_similarity,
         attributes=[attribute.text for attribute in result.attributes],
-        warnings=list(loaded.warnings) + list(result.warnings),
+        warnings=list(loaded.warnings) + list(result.warnings), input_file=recorded,
     )
     return line, staged
 
 
+class _Refused(Exception):
+    """An input the plan refused already (transparency for a JPEG output): no need to load it."""
+
+    exit_code = 2
+
+
+def _real_names(message: str, staged: Path, target: Path) -> str:
+    return message.replace(os.fspath(staged), os.fspath(target))
+
+
 def place_output(worker: Worker, item: BatchItem, line: dict[str, Any], staged: Path | None) -> dict[str, Any]:
     """Give the staged output its name in the output folder; the line, changed to a failure if that
-    cannot be done."""
+    cannot be done, and recording the output's size and time as written."""
     if staged is None:
         return line
-    target = worker.plan.folder.root / item.output
+    target = worker.target(item)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)  # same file system: the scratch folder is inside the output folder
     except OSError as error:
         staged.unlink(missing_ok=True)
+        no_space = disk_full_cause(error)
+        if no_space is not None:
+            raise disk_full(target, no_space) from error
         return {**line, "status": "failed", "exit_code": 1,
                 "error": f"{target}: cannot write it ({error.strerror or error})"}
     fsync_directory(target.parent)
-    return line
+    return {**line, "output_file": output_record(target)}
 
 
 def _release_device_memory() -> None:

@@ -5,7 +5,7 @@ batch) happens here, so it costs a second, and so `--dry-run` shows exactly what
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from freecure_edit.cli.model_options import ModelChoice, model_choice
 from freecure_edit.cli.presets import apply_presets
 from freecure_edit.config import CureConfig
 from freecure_edit.errors import ConfigurationError, InputImageError
+from freecure_edit.outputs import can_hold_transparency, check_writable, file_alpha, transparency_refusal
 from freecure_edit.prompts import ParsedPrompt, parse_prompt
 
 # How many names a note or an error lists before "and N more".
@@ -37,11 +38,13 @@ class BatchItem:
     jpeg_quality: int
     overrides: tuple[str, ...] = ()  # the settings its prompts-file row changed
     renamed_from: str | None = None
+    refusal: str | None = None  # why it fails before any work (a transparent photo for a JPEG output)
 
     @property
     def needs_model(self) -> bool:
-        """A prompt that names no attribute gives the photo back unchanged, without any model."""
-        return bool(self.parsed.attributes)
+        """A prompt that names no attribute gives the photo back unchanged, without any model; a
+        refused input needs none either."""
+        return bool(self.parsed.attributes) and self.refusal is None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ def build_plan(params: dict[str, Any], given: set[str], device_type: str | None)
     """`device_type` decides the CPU preset; None (a dry run that did not look for a GPU) applies none."""
     input_dir, output_dir = params["input_dir"], params["output_dir"]
     _check_folders(input_dir, output_dir)
+    check_writable(output_dir, "--output-dir")
     if params["prompt"] is None and params["prompts_file"] is None:
         raise click.UsageError("give --prompt TEXT for every image, or --prompts FILE with a prompt per image",
                                ctx=click.get_current_context(silent=True))
@@ -85,6 +89,7 @@ def build_plan(params: dict[str, Any], given: set[str], device_type: str | None)
     ]
     folder = BatchFolder(output_dir)
     _check_earlier_work(folder, items, resume=params["resume"], overwrite=params["overwrite"])
+    items = _refuse_transparency(items, input_dir, folder, params["max_pixels"], notes)
     refine = "sam" if any(item.config.refine == "sam" for item in items) else "none"
     return BatchPlan(input_dir, folder, items, model_choice(params, refine), notes)
 
@@ -131,6 +136,26 @@ def _item(name: str, row: PromptRow | None, params: dict[str, Any], base: CureCo
         raise ConfigurationError(f"{row.where}: {error}" if row is not None else str(error)) from None
     quality = overrides.jpeg_quality or params["jpeg_quality"]
     return BatchItem(name, output, prompt, parsed, config, quality, tuple(overrides.names), renamed_from)
+
+
+def _refuse_transparency(items: list[BatchItem], input_dir: Path, folder: BatchFolder, max_pixels: int | None,
+                         notes: list[str]) -> list[BatchItem]:
+    """Inputs with transparency whose output is a JPEG are refused now, each recorded as failed
+    without a cure (see freecure_edit/outputs.py for why not flattened). Only those inputs are read."""
+    from freecure_edit.cli.image_options import pixel_limit
+
+    checked = []
+    for item in items:
+        refusal = None
+        if not can_hold_transparency(item.output):
+            alpha = file_alpha(input_dir / item.input, pixel_limit(max_pixels))
+            refusal = transparency_refusal(alpha, folder.root / item.output, item.input, "--format png or webp")
+        checked.append(replace(item, refusal=refusal) if refusal else item)
+    refused = [item.input for item in checked if item.refusal]
+    if refused:
+        notes.append(f"{_names(refused)} {'has' if len(refused) == 1 else 'have'} transparency, which JPEG cannot "
+                     "store: recorded as failed without a cure; --format png or webp keeps it")
+    return checked
 
 
 def _check_earlier_work(folder: BatchFolder, items: list[BatchItem], *, resume: bool, overwrite: bool) -> None:

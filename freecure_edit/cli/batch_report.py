@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from freecure_edit.batch.manifest import STATUSES
+from freecure_edit.batch.names import readable
 from freecure_edit.cli.batch_plan import BatchItem, BatchPlan
 from freecure_edit.cli.fix_report import format_duration
 from freecure_edit.errors import IdentityBelowThresholdError
@@ -29,7 +30,9 @@ def dry_run_listing(plan: BatchPlan, done: set[str] | None) -> list[str]:
 
 def _listing_line(item: BatchItem, done: bool) -> str:
     cured = ", ".join(attribute.text for attribute in item.parsed.attributes) or "no attribute: copied unchanged"
-    line = f"{item.input} -> {item.output}: {cured}"
+    if item.refusal:
+        cured = "refused: JPEG cannot store its transparency"
+    line = f"{readable(item.input)} -> {readable(item.output)}: {cured}"
     if item.overrides:
         line += f"; its row sets {', '.join(item.overrides)}"
     if item.renamed_from:
@@ -62,7 +65,7 @@ def print_summary(plan: BatchPlan, lines: dict[str, dict[str, Any]], kept: int, 
     failed = [item for item in plan.items if lines.get(item.input, {}).get("status") in ("failed", "low_identity")]
     for item in failed[:FAILURES_LISTED]:
         line = lines[item.input]
-        click.echo(f"{line['status']}: {item.input}: {line['error']}")
+        click.echo(f"{line['status']}: {readable(item.input)}: {line['error']}")
     if len(failed) > FAILURES_LISTED:
         click.echo(f"... and {len(failed) - FAILURES_LISTED} more in the manifest")
 

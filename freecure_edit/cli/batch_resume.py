@@ -1,6 +1,7 @@
 """Which inputs a run still has to do: --resume keeps an input whose manifest line is ok, made with
-the same parameters (the same hash) into the output this run would write, which still exists. Every
-other input (failed, below the identity threshold, stopped, changed, never started) is done again."""
+the same parameters (the same hash) from the same input content into the output this run would write,
+which still opens. Every other input (failed, below the identity threshold, stopped, changed, replaced,
+never started, or whose output was damaged) is done again."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def to_do(plan: BatchPlan, all_entries: list[Entry], *, resume: bool) -> tuple[l
     previous = collect(plan.folder).lines
     todo = [
         (item, parameters, digest) for item, parameters, digest in all_entries
-        if not is_done(previous.get(item.input), item.output, digest, (plan.folder.root / item.output).is_file())
+        if not is_done(previous.get(item.input), item.output, digest, plan.input_dir / item.input,
+                       plan.folder.root / item.output)
     ]
     return todo, len(all_entries) - len(todo)

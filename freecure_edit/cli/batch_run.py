@@ -10,6 +10,7 @@ have finished, the main process merges the shards into manifest.jsonl and prints
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import shutil
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 from freecure_edit.batch.manifest import ShardWriter, merge_shards
 from freecure_edit.cli.batch_item import Worker, cure_item, place_output
-from freecure_edit.cli.batch_lines import skipped_line
+from freecure_edit.cli.batch_lines import manifest_line, skipped_line
 from freecure_edit.cli.batch_plan import BatchPlan, build_plan
 from freecure_edit.cli.batch_progress import BatchProgress
 from freecure_edit.cli.batch_report import batch_exit_code, print_summary
@@ -27,7 +28,8 @@ from freecure_edit.cli.image_options import pixel_limit
 from freecure_edit.cli.messages import error_line, note
 from freecure_edit.cli.model_options import check_face_pack, load_freecure
 from freecure_edit.cli.quiet import quiet_libraries, quiet_loaded_libraries
-from freecure_edit.errors import ConfigurationError
+from freecure_edit.errors import ConfigurationError, DiskFullError
+from freecure_edit.outputs import disk_full_cause
 
 # Processes that finish their share wait for the others at a barrier; a share can take hours longer
 # than another's, and the default timeout of the process group (30 min) would end the batch.
@@ -68,6 +70,11 @@ def run_batch(params: dict[str, Any], given: set[str]) -> int:
             shard = ShardWriter(plan.folder.new_shard(state.process_index))
             try:
                 done = _cure_share(plan, share, shard, freecure, state.process_index, params, stops)
+            except DiskFullError as error:
+                final = _recorded_on_the_way_out(plan, shard, stops, error, single=state.num_processes == 1)
+                if final is error:
+                    raise
+                raise final from error
             except Exception:
                 if state.num_processes == 1:
                     plan.folder.remove_work_if_idle()
@@ -122,30 +129,71 @@ def _prepare(plan: BatchPlan, *, resume: bool) -> None:
 def _cure_share(plan: BatchPlan, share: list[tuple], shard: ShardWriter, freecure, process: int,
                 params: dict[str, Any], stops: StopRequests) -> int:
     """Cure this process's share; how many inputs were cured (or failed). When a stop ends it, the
-    others get a `skipped` line; whatever ends it, the scratch folder goes."""
+    others get a `skipped` line; when the disk fills up (DiskFullError, raised), the image in progress
+    gets a `failed` line and the others `skipped`, as far as the disk still takes them; whatever ends
+    it, the scratch folder goes (first: that frees the space its partial image took)."""
     scratch = plan.folder.new_scratch(process)
-    done, interrupted = 0, False
+    done, interrupted, full = 0, False, None
+    in_flight = False  # whether share[done] is being cured: a stop then abandons it
     try:
         worker = Worker(plan, freecure, scratch, process, pixel_limit(params["max_pixels"]), params["debug"])
         for item, parameters, digest in share:
             if stops.stop_requested:
                 break
-            line, staged = cure_item(worker, item, parameters, digest)
-            with stops.critical():
-                shard.append(place_output(worker, item, line, staged))
-                done += 1
+            in_flight = True
+            try:
+                line, staged = cure_item(worker, item, parameters, digest)
+                with stops.critical():
+                    shard.append(place_output(worker, item, line, staged))
+                    done += 1
+                    # Inside the critical section: a stop deferred to its end finds no image in flight.
+                    in_flight = False
+            except DiskFullError as error:
+                full = error
+                raise
+            except OSError as error:
+                if disk_full_cause(error) is None:
+                    raise
+                full = DiskFullError(f"{plan.folder.manifest}: cannot record {item.input}: "
+                                     f"{error.strerror}; free some space, then run again with --resume")
+                raise full from error
     except KeyboardInterrupt:
         interrupted = True
     finally:
         with stops.cleaning_up():
             shutil.rmtree(scratch, ignore_errors=True)
-            # Not after a fatal error (the shard cannot be written): the batch did not stop, it failed,
-            # and its skipped lines could not be written either.
-            if interrupted or stops.stop_requested:
-                for item, parameters, digest in share[done:]:
-                    shard.append(skipped_line(item, parameters, digest, process=process))
+            # Not after any other fatal error (the shard may not be writable): the batch did not stop,
+            # it failed.
+            if full is not None:
+                item, parameters, digest = share[done]
+                _append_if_possible(shard, manifest_line(item, parameters, digest, "failed", process=process,
+                                                         error=str(full), exit_code=full.exit_code))
+                for item, parameters, digest in share[done + 1:]:
+                    _append_if_possible(shard, skipped_line(item, parameters, digest, process=process))
+            elif interrupted or stops.stop_requested:
+                for index, (item, parameters, digest) in enumerate(share[done:]):
+                    abandoned = interrupted and in_flight and index == 0
+                    shard.append(skipped_line(item, parameters, digest, process=process, abandoned=abandoned))
             shard.close()
     return done
+
+
+def _append_if_possible(shard: ShardWriter, line: dict[str, Any]) -> None:
+    """On a full disk a line may not fit either; the input then has no line, and --resume redoes it."""
+    with contextlib.suppress(OSError):
+        shard.append(line)
+
+
+def _recorded_on_the_way_out(plan: BatchPlan, shard: ShardWriter, stops: StopRequests, error: DiskFullError, *,
+                             single: bool) -> DiskFullError:
+    """The disk is full: merge what this process recorded into manifest.jsonl and remove the working
+    files, as a stop does. The error to end the batch with, saying so when the manifest does not fit."""
+    try:
+        _stopped(plan, shard, stops, single=single)
+    except OSError as failure:
+        return DiskFullError(f"{error}; {plan.folder.manifest} could not be written either "
+                             f"({failure.strerror or failure}): --resume reads what was recorded")
+    return error
 
 
 def _load_models(plan: BatchPlan, share: list[tuple], device, debug: bool):

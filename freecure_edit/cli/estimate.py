@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from freecure_edit.config import CureConfig
+from freecure_edit.pass_plan import photo_pass_plan
 from freecure_edit.prompts import ParsedPrompt
 
 # A backward pass through the UNet costs about two forward passes.
@@ -85,14 +86,17 @@ def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 
     if config.inversion == "exact":
         inversion = (n + 1) * photo
     elif config.inversion == "ddim":
-        inversion = n * photo
+        inversion = n  # DDIM inverts at guidance 1
     elif config.inversion == "negative-prompt":
         inversion = n
     else:
         iterations = null_text_iterations()
         inversion = n + n * (2 + iterations)
         backward_passes = n * iterations
-    evaluations = {"inversion": inversion, "foundation": n * foundation, config.method: n * photo}
+    plan = photo_pass_plan(config, parsed, exact=config.inversion == "exact")
+    evaluations = {"inversion": inversion, "foundation": n * foundation}
+    if plan.first < n:  # the steps before the first that acts come from the inversion, unevaluated
+        evaluations[config.method] = (n - plan.first) * photo
     reinverted = apg_steps(config, parsed) if config.apg == "reinvert" else 0
     if reinverted:
         evaluations["apg"] = reinverted + reinverted * foundation

@@ -32,11 +32,17 @@ def prompt_report(parsed) -> dict:
     attributes = [attribute_report(attribute) for attribute in parsed.attributes]
     return {
         "prompt": parsed.prompt,
+        "source": parsed.source if parsed.source is not None else parsed.prompt,
         "template": parsed.template,
         "negative_prompt": parsed.negative_prompt,
         "attributes": attributes,
         "fasa": [a["name"] for a in attributes if a["route"] == "FASA"],
         "apg": [a["name"] for a in attributes if a["route"] == "APG"],
+        "not_face": list(parsed.off_face),
+        "past_limit": [attribute_report(attribute) for attribute in parsed.past_limit],
+        "weights": [[words, weight] for words, weight in parsed.weights],
+        "dropped_tags": list(parsed.dropped_tags),
+        "notes": list(parsed.notes),
     }
 
 
@@ -54,6 +60,8 @@ def _attribute_line(attribute: dict) -> str:
 
 def text_report(report: dict) -> str:
     lines = [f"prompt:    {report['prompt']}", f"template:  {report['template']}  (inverts the photo)"]
+    if report["source"] != report["prompt"]:
+        lines[0] += "  (as the text encoder gets it)"
     if report["negative_prompt"]:
         lines.append(f"negative:  {report['negative_prompt']}  (the foundation branch avoids it)")
     if report["attributes"]:
@@ -61,6 +69,9 @@ def text_report(report: dict) -> str:
         lines.extend(_attribute_line(attribute) for attribute in report["attributes"])
     else:
         lines.append("attributes: none; `fix` would leave the photo unchanged")
+    if report["notes"]:
+        lines.append("notes:")
+        lines.extend(f"  - {note}" for note in report["notes"])
     return "\n".join(lines)
 
 

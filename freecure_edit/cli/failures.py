@@ -1,7 +1,8 @@
 """Every failure ends as one line on stderr and a documented exit code; a traceback only with --debug.
 
 The library's errors carry their exit code (freecure_edit.errors); this module adds the ones that
-come from elsewhere: usage errors (click), running out of memory (torch, the OS), Ctrl-C, and bugs.
+come from elsewhere: usage errors (click), running out of memory (torch, the OS), a full disk (any
+error whose cause is ENOSPC or EDQUOT, whoever raised it), Ctrl-C, and bugs.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from contextlib import contextmanager
 import click
 
 from freecure_edit.cli.messages import error_line, one_line
-from freecure_edit.errors import FreeCureError, OutOfMemoryError
+from freecure_edit.errors import DiskFullError, FreeCureError, OutOfMemoryError
 
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
 EXIT_OUT_OF_MEMORY = OutOfMemoryError.exit_code
+EXIT_DISK_FULL = DiskFullError.exit_code
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 # torch reports a failed CPU or MPS allocation as a plain RuntimeError; its text is all there is to go on.
@@ -37,8 +39,14 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 def describe_failure(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an exception that ended a command."""
+    from freecure_edit.outputs import disk_full_cause
+
+    no_space = disk_full_cause(error)
     if isinstance(error, FreeCureError):
-        return error.exit_code, one_line(error)
+        return (EXIT_DISK_FULL if no_space is not None else error.exit_code), one_line(error)
+    if no_space is not None:
+        where = f"{no_space.filename}: " if no_space.filename else ""
+        return EXIT_DISK_FULL, f"{where}cannot write it: {no_space.strerror or no_space}"
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
     if _is_out_of_memory(error):

@@ -22,6 +22,7 @@ from freecure_edit.cli.progress import PhaseProgress, phase_plan
 from freecure_edit.cli.quiet import quiet_libraries, quiet_loaded_libraries
 from freecure_edit.cli.unchanged import unchanged_result
 from freecure_edit.errors import IdentityBelowThresholdError
+from freecure_edit.outputs import check_transparency
 
 
 @dataclass
@@ -60,6 +61,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     target = output_target(input_path, params["output"], overwrite=params["overwrite"])
     check_intermediates_folder(params["save_intermediates"])
     loaded = load_image(input_path, max_pixels=pixel_limit(params["max_pixels"]))
+    check_transparency(loaded.alpha, target, str(input_path))
     for text in notes:
         note(text)
     for text in loaded.warnings:
@@ -85,12 +87,14 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
 
 def _cure(cure, loaded, prompt: str, parsed, config):
     """Estimate the time, then cure with a progress display."""
+    detected = None
     if cure.face_analyzer is not None and config.detect:
         from freecure_edit.faces import select_faces
 
-        # Detecting here too costs a fraction of a second, and it tells the estimate how many faces
-        # there are (and ends a photo without a face before any denoising).
-        faces = len(select_faces(cure.face_analyzer.detect(loaded.rgb), config.face_selection))
+        # Detected once, here: the estimate needs the number of faces (and a photo without a face
+        # ends before any denoising), and the cure takes the same detections.
+        detected = cure.face_analyzer.detect(loaded.rgb)
+        faces = len(select_faces(detected, config.face_selection))
         side = config.working_size or cure.backbone.native_size
         working_size = (side, side)
     else:
@@ -100,7 +104,7 @@ def _cure(cure, loaded, prompt: str, parsed, config):
     estimate = replace(estimate, seconds_per_evaluation=seconds)
     note(estimate_line(estimate, cure.backbone.device.type))
     with PhaseProgress(phase_plan(config, parsed)) as display:
-        result = cure.cure(loaded, prompt, config, progress=display)
+        result = cure.cure(loaded, prompt, config, progress=display, faces=detected)
         display.finish()
     return result, estimate
 

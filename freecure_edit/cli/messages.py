@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import click
 
+from freecure_edit.batch.names import readable
+
 PROGRAM = "freecure-edit"
 
 
 def one_line(text: object) -> str:
-    return " ".join(str(text).split())
+    """`text` on one line, printable whatever file names it holds (see freecure_edit/batch/names.py)."""
+    return " ".join(readable(str(text)).split())
 
 
 def note(text: str) -> None:

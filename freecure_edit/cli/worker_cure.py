@@ -1,28 +1,24 @@
 """One cure request, start to finish: the cheap refusals first (options, output path, input, mask), then
-the cure with its events, then the output file and/or the base64 image, and the reply's fields."""
+the library's cure job with its events, then the output file and/or the base64 image, and the reply's
+fields."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from freecure_edit.callbacks import CureCallbacks, StepInfo
 from freecure_edit.cli import worker_protocol as protocol
 from freecure_edit.cli.fix_output import check_intermediates_folder, output_target, save_cured
 from freecure_edit.cli.fix_report import identity_failure
 from freecure_edit.cli.image_options import pixel_limit
-from freecure_edit.cli.worker_images import load_painted_mask, painted_masks, png_base64
 from freecure_edit.cli.worker_options import read_request_options
 from freecure_edit.cli.worker_request import CureRequest
 from freecure_edit.cli.worker_settings import WorkerDefaults
-from freecure_edit.io import load_image
-
-Send = Callable[[dict[str, Any]], None]
+from freecure_edit.service import CureJob, JobContext, load_job_photo, png_base64, run_cure_job
 
 
-def run_cure_request(freecure, defaults: WorkerDefaults, request: CureRequest, send: Send) -> dict[str, Any]:
-    """Cure as `request` asks, sending its events through `send`; the reply (not yet sent)."""
+def run_cure_request(freecure, defaults: WorkerDefaults, request: CureRequest, job: JobContext) -> dict[str, Any]:
+    """Cure as `request` asks, its events going through `job`; the reply (not yet sent)."""
     started = time.perf_counter()
     options = read_request_options(request.options, "options")
     config, notes = defaults.config(options)
@@ -31,16 +27,12 @@ def run_cure_request(freecure, defaults: WorkerDefaults, request: CureRequest, s
         target = output_target(request.input_path, request.output, overwrite=options.overwrite)
     check_intermediates_folder(options.save_intermediates)
     limit = pixel_limit(defaults.max_pixels if options.max_pixels is None else options.max_pixels)
-    loaded = load_image(request.source, max_pixels=limit)
-    warnings = list(loaded.warnings)
-    on_masks = None
-    if request.mask_source is not None:
-        on_masks = painted_masks(load_painted_mask(request.mask_source, loaded.size, limit, warnings))
-    callbacks = CureCallbacks(on_step=_previews(request.id, send) if request.preview else None, on_masks=on_masks)
+    cure_job = CureJob(request.prompt, request.source, config, mask=request.mask_source, max_pixels=limit,
+                       previews=request.preview)
+    outcome = run_cure_job(freecure, cure_job, job, load_job_photo(cure_job))
+    result, loaded = outcome.result, outcome.photo
 
-    result = freecure.cure(loaded, request.prompt, config, callbacks=callbacks,
-                           progress=lambda phase, done, total: send(protocol.progress(request.id, phase, done, total)))
-
+    job.stop_if_cancelled()  # a cancel that came during the last step: nothing is written
     fields: dict[str, Any] = {}
     if request.input_path is not None:
         fields["input"] = str(request.input_path)
@@ -49,19 +41,12 @@ def run_cure_request(freecure, defaults: WorkerDefaults, request: CureRequest, s
                    quality=options.jpeg_quality or defaults.jpeg_quality, overwrite=options.overwrite)
         fields["output"] = str(target)
     if request.answers_base64:
-        fields["image_base64"] = png_base64(loaded.restore(result.image))
+        fields["image_base64"] = png_base64(outcome.image())
     if options.save_intermediates is not None:
         fields["intermediates"] = [str(path) for path in result.save_intermediates(options.save_intermediates)]
     summary = result.summary()
-    summary["warnings"] = warnings + summary["warnings"]
+    summary["warnings"] = outcome.input_warnings + summary["warnings"]
     fields.update(notes=notes, seconds=round(time.perf_counter() - started, 3), **summary)
     kept = f"was written to {target}" if target is not None else "is the returned image"
     failure = identity_failure(result, "min_identity", kept)
     return protocol.result(request.id, fields, None if failure is None else (failure.exit_code, str(failure)))
-
-
-def _previews(request_id, send: Send) -> Callable[[StepInfo], None]:
-    def on_step(step: StepInfo) -> None:
-        send(protocol.preview(request_id, step.phase, step.step, step.total, png_base64(step.preview())))
-
-    return on_step

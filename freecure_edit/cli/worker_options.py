@@ -13,10 +13,10 @@ from typing import Any
 
 import click
 
-from freecure_edit.cli.batch_overrides import read_overrides
 from freecure_edit.cli.config_options import CONFIG_OPTIONS
 from freecure_edit.cli.model_options import model_options
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.overrides import read_overrides
 
 _MAX_PIXELS = click.IntRange(min=0)
 

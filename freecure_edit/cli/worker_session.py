@@ -3,9 +3,9 @@ shutdown request. A request that fails, in whatever way, gets an error reply and
 
 from __future__ import annotations
 
-import gc
 import sys
 import traceback
+from collections import deque
 from typing import Any, BinaryIO
 
 from freecure_edit.cli import worker_protocol as protocol
@@ -22,7 +22,7 @@ from freecure_edit.cli.worker_settings import WorkerDefaults
 def run_worker(params: dict[str, Any], given: set[str], requests: BinaryIO, writer: MessageWriter) -> None:
     """Start (or send a failed hello and raise), then serve `requests` until they end."""
     try:
-        freecure, defaults, hello = _start(params, given)
+        freecure, defaults, hello = load_session(params, given)
     except Exception as error:
         writer.send(protocol.hello_failure(*describe_failure(error)))
         raise
@@ -31,7 +31,8 @@ def run_worker(params: dict[str, Any], given: set[str], requests: BinaryIO, writ
     WorkerSession(freecure, defaults, writer, params["debug"]).serve(requests)
 
 
-def _start(params: dict[str, Any], given: set[str]):
+def load_session(params: dict[str, Any], given: set[str]):
+    """The loaded FreeCure, the start-up defaults and the hello line (shared with `freecure-edit ui`)."""
     quiet_libraries(params["debug"])
     from freecure_edit.config import CureConfig
     from freecure_edit.devices import pick_device
@@ -55,43 +56,107 @@ def _start(params: dict[str, Any], given: set[str]):
 
 
 class WorkerSession:
+    """The stdio transport over a CureService: this thread reads the lines, the service's thread runs
+    them in order. Every line but a cancel goes through the queue, so that replies come in the order of
+    the lines, as in protocol 1; a cancel is answered at once, while the request it stops still runs."""
+
     def __init__(self, freecure, defaults: WorkerDefaults, writer: MessageWriter, debug: bool):
-        from freecure_edit.cli.worker_hooks import AttentionHookGuard
+        from freecure_edit.service import CureService
 
         self._freecure = freecure
         self._defaults = defaults
         self._writer = writer
         self._debug = debug
-        self._hooks = AttentionHookGuard(freecure.backbone.unet)
+        # One label per queued line, for the log; the service answers lines one by one in their order.
+        self._labels: deque[str] = deque()
+        self._service = CureService(freecure, self._on_event)
 
     def serve(self, requests: BinaryIO) -> None:
-        for number, raw in enumerate(iter(requests.readline, b""), start=1):
-            if raw.strip() and not self._answer(raw, number):
-                return
+        try:
+            for number, raw in enumerate(iter(requests.readline, b""), start=1):
+                if raw.strip() and not self._read(raw, number):
+                    break
+        except BaseException:
+            self._service.cancel_all()  # Ctrl-C or a broken pipe: stop the running cure, drop the queue
+            self._service.close()
+            raise
+        self._service.close()
 
-    def _answer(self, raw: bytes, number: int) -> bool:
-        """Answer line `number`; False once it asked the worker to stop."""
+    def _read(self, raw: bytes, number: int) -> bool:
+        """Queue (or answer) line `number`; False once it asked the worker to stop."""
+        message: dict[str, Any] = {}
+        try:
+            message = protocol.read_message(raw)
+            kind = protocol.request_type(message)
+        except protocol.BadRequestLine as error:
+            return self._refuse(error.request_id, error, number)
+        except Exception as error:
+            return self._refuse(protocol.echoed_id(message), error, number)
+        request_id = protocol.echoed_id(message)
+        if kind == "cancel":
+            self._cancel(message, request_id)
+        elif kind == "shutdown":
+            self._submit(request_id, number, lambda job: ("bye", protocol.bye(request_id)))
+            return False
+        else:
+            self._submit(request_id, number, lambda job: ("reply", self._cure(message, job)))
+        return True
+
+    def _refuse(self, request_id, error: Exception, number: int) -> bool:
+        def refused(job):
+            raise error
+
+        self._submit(request_id, number, refused)
+        return True
+
+    def _submit(self, request_id, number: int, work) -> None:
+        self._labels.append(f"line {number}" if request_id is None else f"request {request_id!r}")
+        self._service.submit(request_id, work)
+
+    def _cure(self, message: dict[str, Any], job) -> dict[str, Any]:
         from freecure_edit.cli.worker_cure import run_cure_request
         from freecure_edit.cli.worker_request import cure_request
 
-        message: dict[str, Any] = {}
-        failed = False
+        return run_cure_request(self._freecure, self._defaults, cure_request(message), job)
+
+    def _cancel(self, message: dict[str, Any], request_id) -> None:
         try:
-            message = protocol.read_message(raw)
-            if protocol.request_type(message) == "shutdown":
-                self._writer.send(protocol.bye(protocol.echoed_id(message)))
-                note("shutdown requested")
-                return False
-            reply = run_cure_request(self._freecure, self._defaults, cure_request(message), self._writer.send)
+            target = protocol.cancel_target(message)
         except Exception as error:
-            reply, failed = self._failure(protocol.echoed_id(message), error), True
-        if failed:
-            _release_memory()
-        if self._hooks.restore():
-            warn(f"line {number} left attention processors installed; the loaded ones are back")
-        self._writer.send(reply)
-        self._log(reply, number)
-        return True
+            self._writer.send(self._failure(request_id, error))
+            return
+        state = self._service.cancel(target)
+        self._writer.send(protocol.cancel_reply(request_id, target, state))
+        note(f"cancel of {target!r}: {state or 'not found'}")
+
+    # -- on the service's thread -------------------------------------------------------------------
+
+    def _on_event(self, event) -> None:
+        from freecure_edit.service import events, png_base64
+
+        request_id = event.request_id
+        if event.kind == events.PROGRESS:
+            data = event.data
+            self._writer.send(protocol.progress(request_id, data["phase"], data["done"], data["total"]))
+        elif event.kind == events.PREVIEW:
+            data = event.data
+            self._writer.send(protocol.preview(request_id, data["phase"], data["step"], data["total"],
+                                               png_base64(data["image"])))
+        elif event.kind == events.NOTE:
+            warn(f"{self._labels[0] if self._labels else 'a line'}: {event.data['text']}")
+        elif event.final:
+            label = self._labels.popleft()
+            if event.kind == events.DONE:
+                kind, reply = event.data["value"]
+            elif event.kind == events.FAILED:
+                kind, reply = "reply", self._failure(request_id, event.data["error"])
+            else:
+                kind, reply = "reply", protocol.cancelled(request_id, event.data["while"])
+            self._writer.send(reply)
+            if kind == "bye":
+                note("shutdown requested")
+            else:
+                self._log(reply, label)
 
     def _failure(self, request_id, error: Exception) -> dict[str, Any]:
         exit_code, message = describe_failure(error)
@@ -100,20 +165,9 @@ class WorkerSession:
         return protocol.result(request_id, {}, (exit_code, message))
 
     @staticmethod
-    def _log(reply: dict[str, Any], number: int) -> None:
-        name = f"line {number}" if reply["id"] is None else f"request {reply['id']!r}"
+    def _log(reply: dict[str, Any], name: str) -> None:
         if reply["status"] != "ok":
             error_line(f"{name}: {reply['error']}")
             return
         cured = ", ".join(repr(attribute["text"]) for attribute in reply["attributes"]) or "nothing"
         note(f"{name}: cured {one_line(cured)} in {reply['seconds']:g} s")
-
-
-def _release_memory() -> None:
-    """After a failure, once its traceback is gone: what the failed run still held (in reference cycles,
-    or cached by torch's allocator after running out) is freed now, not whenever the collector comes
-    round."""
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -39,16 +39,20 @@ def paste_back(
     """
     if mask.dim() != 2:
         raise ConfigurationError(f"paste-back mask must be (h, w); got shape {tuple(mask.shape)}")
-    base = np.asarray(photo.convert("RGB"))
+    if photo.mode != "RGB":
+        photo = photo.convert("RGB")
+    out = photo.copy()
     if cured_crop.size != (crop.size, crop.size):
         cured_crop = cured_crop.resize((crop.size, crop.size), PIL.Image.LANCZOS)
-    x0, y0, x1, y1 = _photo_region(crop, base.shape[1], base.shape[0])
-    if x1 <= x0 or y1 <= y0:
-        return PIL.Image.fromarray(base.copy(), "RGB")
+    weight, grid_to_crop = _feathered_weight_grid(mask, crop, feather_px)
+    # Only the part of the photo the warped weight reaches is read, warped and blended: the cost
+    # follows the mask, not the photo's size.
+    box = _weight_region(weight, grid_to_crop, crop, photo.size)
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box
     crop_to_region = compose_affine(np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]]), invert_affine(crop.matrix))
     region_size = (x1 - x0, y1 - y0)
-
-    weight, grid_to_crop = _feathered_weight_grid(mask, crop, feather_px)
     region_weight = warp_affine(
         weight,
         compose_affine(crop_to_region, grid_to_crop),
@@ -57,16 +61,37 @@ def paste_back(
         border_mode=cv2.BORDER_CONSTANT,
     )
     changed = region_weight > 0
-    out = base.copy()
     if not changed.any():
-        return PIL.Image.fromarray(out, "RGB")
+        return out
     # Float, so the cured pixels are rounded once, after blending, not once per resampling step.
     region_top = warp_affine(np.asarray(cured_crop.convert("RGB"), dtype=np.float32), crop_to_region, region_size)
-    region = out[y0:y1, x0:x1]
+    region = np.array(photo.crop(box))
     alpha = np.clip(region_weight[changed], 0.0, 1.0)[:, None]
     blended = region[changed].astype(np.float32) * (1.0 - alpha) + region_top[changed] * alpha
     region[changed] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    return PIL.Image.fromarray(out, "RGB")
+    out.paste(PIL.Image.fromarray(region, "RGB"), (x0, y0))
+    return out
+
+
+def _weight_region(
+    weight: np.ndarray, grid_to_crop: np.ndarray, crop: FaceCrop, size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """The photo pixels the warped weight can reach: its non-zero grid cells (one cell more for the
+    bilinear warp) mapped to the photo, plus one pixel, within the crop's square. None when empty."""
+    x0, y0, x1, y1 = _photo_region(crop, *size)
+    rows, columns = np.nonzero(weight > 0)
+    if x1 <= x0 or y1 <= y0 or rows.size == 0:
+        return None
+    corners = np.array([[columns.min() - 1, rows.min() - 1], [columns.max() + 1, rows.min() - 1],
+                        [columns.min() - 1, rows.max() + 1], [columns.max() + 1, rows.max() + 1]], dtype=np.float64)
+    reach = apply_affine(compose_affine(invert_affine(crop.matrix), grid_to_crop), corners)
+    left = max(math.floor(reach[:, 0].min()) - 1, x0)
+    top = max(math.floor(reach[:, 1].min()) - 1, y0)
+    right = min(math.ceil(reach[:, 0].max()) + 2, x1)
+    bottom = min(math.ceil(reach[:, 1].max()) + 2, y1)
+    if right <= left or bottom <= top:
+        return None
+    return left, top, right, bottom
 
 
 def _feathered_weight_grid(mask: torch.Tensor, crop: FaceCrop, feather_px: float) -> tuple[np.ndarray, np.ndarray]:

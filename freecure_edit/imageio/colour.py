@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageChops, ImageCms
 
 _PROFILE_SPACE_FOR_MODE = {"RGB": "RGB", "L": "GRAY", "CMYK": "CMYK"}
 # Relative colorimetric with black-point compensation is the usual choice between RGB working spaces
@@ -58,6 +58,50 @@ class ColourPlan:
         if self.from_srgb is not None:
             return ImageCms.applyTransform(rgb, self.from_srgb)
         return rgb.convert("L" if self.output_gray else "RGB")
+
+    def apply_changes(self, cured: Image.Image, model_rgb: Image.Image, source: Image.Image | None) -> Image.Image:
+        """`cured` in the source's encoding, converting only the pixels the cure changed.
+
+        `model_rgb` is what the cure started from (the source in sRGB) and `source` the source's own
+        8-bit pixels. A pixel the cure left as it was is copied from `source`, byte for byte: a
+        round trip through sRGB would clip wide-gamut colours and move others by a level or two.
+        """
+        if self.from_srgb is None or source is None:
+            return self.apply(cured)
+        out = source.copy()
+        box = changed_box(cured, model_rgb)
+        if box is None:
+            return out
+        after = np.asarray(cured.crop(box))
+        changed = (after != np.asarray(model_rgb.crop(box))).any(axis=-1)
+        # Only the changed pixels go through the transform, as one row.
+        row = Image.fromarray(np.ascontiguousarray(after[changed])[None, :, :], "RGB")
+        converted = np.asarray(ImageCms.applyTransform(row, self.from_srgb))[0]
+        region = np.array(out.crop(box))
+        region[changed] = converted
+        out.paste(Image.fromarray(region, out.mode), box[:2])
+        return out
+
+
+# Rows compared at a time by changed_box: the comparison never holds more than a strip of the photo.
+_STRIP_ROWS = 256
+
+
+def changed_box(a: Image.Image, b: Image.Image) -> tuple[int, int, int, int] | None:
+    """The bounding box (left, top, right, bottom) of the pixels where `a` and `b` differ, or None."""
+    if a.size != b.size:
+        raise ValueError(f"cannot compare images of sizes {a.size} and {b.size}")
+    width, height = a.size
+    left, top, right, bottom = width, None, 0, 0
+    for y in range(0, height, _STRIP_ROWS):
+        strip = (0, y, width, min(y + _STRIP_ROWS, height))
+        box = ImageChops.difference(a.crop(strip), b.crop(strip)).getbbox()
+        if box is None:
+            continue
+        left, right = min(left, box[0]), max(right, box[2])
+        top = y + box[1] if top is None else top
+        bottom = y + box[3]
+    return None if top is None else (left, top, right, bottom)
 
 
 def open_profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:

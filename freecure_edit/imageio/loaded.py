@@ -32,6 +32,9 @@ class LoadedImage:
     dpi: tuple[float, float] | None = None  # upright
     text: dict[str, str] = field(default_factory=dict)  # PNG text chunks; a JPEG comment as "Comment"
     colour_plan: ColourPlan = field(default_factory=lambda: ColourPlan(output_gray=False, profile=None))
+    # The upright 8-bit pixels in the source's own colour space, kept only when the plan converts
+    # colours: restore() copies every pixel the cure left alone from here.
+    source_colour: Image.Image | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -40,6 +43,9 @@ class LoadedImage:
     def restore(self, cured_rgb: Image.Image) -> Image.Image:
         """The cured sRGB image back in the input's colour space, with its alpha: ready for save_image().
 
+        Only the pixels that differ from `rgb` are converted back; all others are the input's own,
+        byte for byte, whatever its ICC profile.
+
         The profile to embed travels as info["icc_profile"] of the returned image, so that it always
         describes the pixels it is attached to.
         """
@@ -47,7 +53,7 @@ class LoadedImage:
             raise ValueError(
                 f"restore() needs the cured image at the input's size {self.size}, got {cured_rgb.size}"
             )
-        colour = self.colour_plan.apply(cured_rgb.convert("RGB"))
+        colour = self.colour_plan.apply_changes(cured_rgb.convert("RGB"), self.rgb, self.source_colour)
         if self.alpha is not None:
             colour = Image.merge(colour.mode + "A", (*colour.split(), self.alpha))
         colour.info = {"icc_profile": self.colour_plan.profile} if self.colour_plan.profile else {}
@@ -102,7 +108,7 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         raise ValueError(f"max_pixels must be positive or None, got {max_pixels}")
     with decoded_image(source, max_pixels) as decoded:
         image = decoded.image
-        warnings: list[str] = []
+        warnings: list[str] = list(decoded.notes)
         if decoded.frame_count_over_one:
             warnings.append("the image has several frames; only the first is used")
         exif = _exif_of(image, warnings)
@@ -125,4 +131,5 @@ def load_image(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             dpi=upright_dpi(image.info.get("dpi"), orientation),
             text=_text_of(image),
             colour_plan=plan,
+            source_colour=eight.colour if plan.from_srgb is not None else None,
         )

@@ -23,6 +23,8 @@ from typing import BinaryIO, Union
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from freecure_edit.errors import InputImageError
+from freecure_edit.imageio.heif import HEIF_FORMAT, HEIF_MISSING, heif_support, is_heif
+from freecure_edit.imageio.jpeg_end import decode_missing_end_marker
 
 # 100 MP: above every full-frame camera (61 MP) and the 1-inch/phone sensors users shoot with, while
 # keeping the worst case bounded: 100 MP decodes to 300 MB as RGB, 400 MB as RGBA, and the 16-bit and
@@ -61,6 +63,7 @@ class Decoded:
     path: Path | None
     had_16_bit_channels: bool
     frame_count_over_one: bool
+    notes: tuple[str, ...] = ()
 
 
 def one_line(error: BaseException) -> str:
@@ -144,12 +147,17 @@ def _any_pillow_format(stream: BinaryIO) -> str | None:
 
 
 def _identify(stream: BinaryIO, label: str) -> ImageFile.ImageFile:
+    heif = is_heif(stream)
+    if heif and not heif_support():
+        raise InputImageError(f"{label}: {HEIF_MISSING}")
     try:
-        return Image.open(stream, formats=SUPPORTED_INPUT_FORMATS)
+        return Image.open(stream, formats=SUPPORTED_INPUT_FORMATS + (HEIF_FORMAT,) if heif else SUPPORTED_INPUT_FORMATS)
     except UnidentifiedImageError:
         pass
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, RuntimeError) as error:
         raise InputImageError(f"{label}: corrupt image header ({one_line(error)})") from None
+    if heif:
+        raise InputImageError(f"{label}: corrupt or unsupported HEIC/HEIF file")
     signature = _signature_format(stream)
     if signature is not None:
         raise InputImageError(f"{label}: corrupt or truncated {signature} file")
@@ -191,17 +199,39 @@ def _has_more_frames(image: Image.Image, label: str) -> bool:
 def _decode(image: Image.Image, label: str) -> None:
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error, RuntimeError) as error:
         raise InputImageError(f"{label}: truncated or corrupt image data ({one_line(error)})") from None
 
 
+def _without_end_marker(image: Image.Image) -> Image.Image | None:
+    """The JPEG decoded again, when all it lacks is its end marker (see jpeg_end.py); else None."""
+    stream = getattr(image, "fp", None)
+    if image.format != "JPEG" or stream is None:
+        return None
+    try:
+        stream.seek(0)
+        data = stream.read()
+    except (OSError, ValueError, AttributeError):
+        return None
+    return decode_missing_end_marker(data)
+
+
 def _decoded_from(image: Image.Image, label: str, path: Path | None, max_pixels: int | None) -> Decoded:
+    notes: tuple[str, ...] = ()
     with pil_globals_for_guarded_decoding():
         check_pixel_limit(image, label, max_pixels)
         sixteen_bit = _declares_16_bit_channels(image)
         more_frames = _has_more_frames(image, label)
-        _decode(image, label)
-    return Decoded(image, label, path, sixteen_bit, more_frames)
+        try:
+            _decode(image, label)
+        except InputImageError:
+            repaired = _without_end_marker(image)
+            if repaired is None:
+                raise
+            image = repaired
+            notes = ("the JPEG file ends without its end-of-image marker, but all its image data is there; "
+                     "decoded as it is",)
+    return Decoded(image, label, path, sixteen_bit, more_frames, notes)
 
 
 @contextmanager

@@ -33,11 +33,23 @@ class Attribute:
 
 @dataclass(frozen=True)
 class ParsedPrompt:
-    """A prompt split into the subject (`template`, used for inversion) and its attributes."""
+    """A prompt split into the subject (`template`, used for inversion) and its attributes.
+
+    `prompt` is what the text encoder gets: the user's prompt (`source`) with A1111/ComfyUI syntax
+    taken out. `notes` tell the user what was not taken as asked: syntax dropped or ignored, attributes
+    past the token limit (`past_limit`), phrases that are not about the face (`off_face`), which are
+    kept in the template and not cured. The notes are what `explain` prints and a cure warns.
+    """
 
     prompt: str
     template: str
     attributes: list[Attribute] = field(default_factory=list)
+    source: str | None = None
+    notes: list[str] = field(default_factory=list)
+    off_face: list[str] = field(default_factory=list)
+    past_limit: list[Attribute] = field(default_factory=list)
+    weights: list[tuple[str, float]] = field(default_factory=list)
+    dropped_tags: list[str] = field(default_factory=list)
 
     @property
     def spatial(self) -> list[Attribute]:

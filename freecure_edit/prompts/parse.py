@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.prompts.limits import past_the_limit
 from freecure_edit.prompts.model import Attribute, ParsedPrompt
+from freecure_edit.prompts.syntax import read_syntax
 from freecure_edit.prompts.vocabulary import (
     ABSTRACT,
     ADJECTIVE,
@@ -22,6 +25,7 @@ from freecure_edit.prompts.vocabulary import (
     DETERMINERS,
     EXPRESSION,
     EXPRESSION_FILLERS,
+    FRAMING_WORDS,
     MODIFIERS,
     NOUN,
     REMOVAL_CONNECTORS,
@@ -169,6 +173,11 @@ def _is_style(tokens: list[_Token]) -> bool:
     return all(t.key in STYLE_WORDS or t.key in DETERMINERS or t.key.isdigit() for t in tokens)
 
 
+def _is_framing(tokens: list[_Token]) -> bool:
+    """"a photo of", "portrait": what any photo is, not worth a note."""
+    return all(t.key in FRAMING_WORDS or t.key in DETERMINERS for t in tokens)
+
+
 def _strip_determiners(tokens: list[_Token]) -> list[_Token]:
     index = 0
     while index < len(tokens) and tokens[index].key in DETERMINERS:
@@ -291,7 +300,15 @@ def _find_subject(phrases: list[_Phrase]) -> tuple[int, int] | None:
     return None
 
 
-def _read(source: str, phrases: list[_Phrase]) -> tuple[str, list[_Draft]]:
+def _words_as_written(source: str, opener: _Token | None, tokens: list[_Token]) -> str:
+    start = opener.start if opener is not None and not opener.is_punctuation else tokens[0].start
+    return source[start : tokens[-1].end]
+
+
+def _read(source: str, phrases: list[_Phrase]) -> tuple[str, list[_Draft], list[str]]:
+    """(template, attribute drafts, phrases that are not about the face). Pose, objects, scene and
+    quality words describe the photo, not a face to cure: they stay in the template (which describes
+    the photo for the inversion) and never reach APG, which would regenerate the whole face for them."""
     subject = _find_subject(phrases)
     subject_phrase = subject[0] if subject is not None else None
     if subject_phrase is not None:
@@ -301,6 +318,7 @@ def _read(source: str, phrases: list[_Phrase]) -> tuple[str, list[_Draft]]:
 
     pieces: list[tuple[_Token | None, list[str]]] = []
     drafts: list[_Draft] = []
+    off_face: list[str] = []
     carried: list[_Token] = []
     for number, phrase in enumerate(phrases):
         tokens = carried + phrase.tokens
@@ -311,10 +329,15 @@ def _read(source: str, phrases: list[_Phrase]) -> tuple[str, list[_Draft]]:
             removed = {tokens.index(t) for run in runs for t in run}
             words = _template_words(tokens[: at + 1], removed)
             words[-1] = re.sub(r"['’]s$", "", words[-1])  # "a woman's red lips" -> "a woman"
-            pieces.append((phrase.opener, words))
             for run in runs:
                 drafts += _extract(source, run, phrase.removing)
             tokens = tokens[at + 1 :]
+            if tokens and not _has_anchor(tokens) and not phrase.removing:
+                # "a man sitting": the pose describes the photo.
+                off_face.append(_words_as_written(source, None, tokens))
+                words += [t.text for t in tokens]
+                tokens = []
+            pieces.append((phrase.opener, words))
             if not tokens:
                 continue
         elif not _has_anchor(tokens) and (
@@ -323,14 +346,22 @@ def _read(source: str, phrases: list[_Phrase]) -> tuple[str, list[_Draft]]:
             or _is_style(tokens)
             or any(_is_subject(t) for t in tokens)
         ):
+            if number > template_zone_end or (_is_style(tokens) and not _is_framing(tokens)):
+                off_face.append(_words_as_written(source, phrase.opener, tokens))
             pieces.append((phrase.opener, [t.text for t in tokens]))
             continue
 
         if _leans_on_next(tokens, phrases, number):
             carried = tokens
             continue
+        if not _has_anchor(tokens):
+            # "holding a cup of coffee": no face word, so nothing to cure.
+            off_face.append(_words_as_written(source, phrase.opener, tokens))
+            if not phrase.removing:
+                pieces.append((phrase.opener, [t.text for t in tokens]))
+            continue
         drafts += _extract(source, tokens, phrase.removing)
-    return _join_template(pieces), drafts
+    return _join_template(pieces), drafts, off_face
 
 
 def _unique_names(drafts: list[_Draft]) -> list[str]:
@@ -393,27 +424,62 @@ def _override(prompt: str, phrase: str) -> tuple[_Draft, int | None]:
     return draft, None if found is None else found[0] - draft.span[0]
 
 
+def _plain(text: str, what: str) -> str:
+    plain = read_syntax(text).text
+    if not plain.strip():
+        raise ConfigurationError(f"the {what} {text!r} has no words once its LoRA/embedding tags and weights are read")
+    return plain
+
+
 def parse_prompt(
-    prompt: str, *, template: str | None = None, attributes: list[str] | None = None
+    prompt: str,
+    *,
+    template: str | None = None,
+    attributes: list[str] | None = None,
+    tokenizer: Any | None = None,
 ) -> ParsedPrompt:
     """Split `prompt` into a subject template and its facial attributes.
 
     `template` replaces the derived template; `attributes` replaces the derived attributes with the
-    given phrases, each read as a single attribute ("without glasses" is a removal).
+    given phrases, each read as a single attribute ("without glasses" is a removal). A1111/ComfyUI
+    syntax is read and taken out first (see `prompts.syntax`). With the model's `tokenizer`, attributes
+    past its token limit are counted exactly; without one, by a lower bound. Either way they are left
+    out of the attributes and named in the notes.
     """
     if not prompt or not prompt.strip():
         raise ConfigurationError("the prompt is empty: describe the face, e.g. 'a woman with blonde curly hair'")
-    derived_template, drafts = _read(prompt, _split_phrases(_tokenize(prompt)))
+    syntax = read_syntax(prompt)
+    text = syntax.text
+    if not text.strip():
+        raise ConfigurationError(
+            f"the prompt {prompt!r} has no words once its LoRA/embedding tags and weights are read; describe the face"
+        )
+    derived_template, drafts, off_face = _read(text, _split_phrases(_tokenize(text)))
     placed: list[tuple[_Draft, int | None]] = [(d, 0) for d in drafts]
     if attributes is not None:
-        placed = [_override(prompt, phrase) for phrase in attributes]
+        placed = [_override(text, _plain(phrase, "attribute")) for phrase in attributes]
+        off_face = []  # the user chose the attributes
     if template is not None:
         if not template.strip():
             raise ConfigurationError("the template is empty: give the subject alone, e.g. 'a photo of a man'")
-        derived_template = template.strip()
+        derived_template = _plain(template.strip(), "template")
     names = _unique_names([draft for draft, _ in placed])
+    found = [_attribute(draft, name, offset) for (draft, offset), name in zip(placed, names)]
+    past, limit_warning = past_the_limit(text, found, tokenizer)
+    notes = list(syntax.notes)
+    if limit_warning is not None:
+        notes.append(limit_warning)
+    if off_face:
+        shown = ", ".join(repr(words) for words in off_face)
+        notes.append(f"not about the face, so not cured (kept in the template, which describes the photo): {shown}")
     return ParsedPrompt(
-        prompt=prompt,
+        prompt=text,
         template=derived_template or DEFAULT_TEMPLATE,
-        attributes=[_attribute(draft, name, offset) for (draft, offset), name in zip(placed, names)],
+        attributes=[a for a in found if a not in past],
+        source=prompt,
+        notes=notes,
+        off_face=off_face,
+        past_limit=past,
+        weights=list(syntax.weights),
+        dropped_tags=list(syntax.dropped),
     )

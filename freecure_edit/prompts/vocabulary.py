@@ -89,6 +89,17 @@ CONCEPTS: dict[str, Concept] = {
     "mole": _abstract("mole"),
     "scar": _abstract("scar"),
     "tattoo": _abstract("tattoo"),
+    # Face-level looks with no parser label of their own: words that are not here are taken as not
+    # about the face and left out of the cure, so the face's own parts must all be known.
+    **dict.fromkeys(["cheek", "cheekbone"], _abstract("cheeks")),
+    **dict.fromkeys(["chin"], _abstract("chin")),
+    **dict.fromkeys(["jaw", "jawline"], _abstract("jaw")),
+    "forehead": _abstract("forehead"),
+    **dict.fromkeys(["face", "facial", "features"], _abstract("face")),
+    **dict.fromkeys(["tan", "tanned", "suntanned", "sunburn", "sunburned", "sunburnt"], _abstract("tan")),
+    **dict.fromkeys(["acne", "pimple", "blemish", "spot"], _abstract("blemishes")),
+    **dict.fromkeys(["piercing", "pierced"], _abstract("piercing")),
+    "eyepatch": _abstract("eyepatch"),
     # Expressions and emotions, with the adverbs that carry them ("frowning worriedly").
     **dict.fromkeys(
         ["laughing", "laugh", "smiling", "smile", "smiley", "grinning", "grin", "smirking", "smirk",
@@ -162,6 +173,11 @@ STYLE_WORDS: frozenset[str] = frozenset(
      "an", "the", "high", "best", "quality", "detailed", "highly", "ultra", "realistic", "photorealistic",
      "masterpiece", "8k", "4k", "hd", "uhd", "raw", "dslr", "cinematic", "lighting", "light", "sharp",
      "focus", "resolution", "professional", "studio", "natural", "soft", "film", "grain", "analog"}
+)
+
+# Style words that say what any photo is: kept in the template without a note.
+FRAMING_WORDS: frozenset[str] = frozenset(
+    {"photo", "photograph", "picture", "image", "portrait", "closeup", "headshot", "selfie", "of"}
 )
 
 # Leading words dropped from an attribute's text ("a pair of sunglasses" -> "sunglasses").

@@ -13,7 +13,7 @@ from krita import Extension, InfoObject, Krita
 from PyQt5.QtGui import QImage
 from PyQt5.QtWidgets import QApplication, QInputDialog, QMessageBox, QProgressDialog
 
-from .worker_client import WorkerClient, WorkerError, worker_command
+from .worker_client import CANCELLED, WorkerClient, WorkerError, worker_command
 
 TITLE = "FreeCure"
 PHASES = {"inversion": "Inverting the photo", "foundation": "Foundation branch", "fasa": "Curing (FASA)",
@@ -49,18 +49,20 @@ class FreeCureExtension(Extension):
             return
         self._prompt = prompt
         folder = tempfile.mkdtemp(prefix="freecure-krita-")
-        progress = QProgressDialog("Loading the models...", None, 0, 0, parent)
+        progress = QProgressDialog("Loading the models...", "Cancel", 0, 0, parent)
         progress.setWindowTitle(TITLE)
         progress.show()
         QApplication.processEvents()
         try:
             request = self._export(document, folder, prompt)
-            reply = self._started_worker().cure(request, on_event=lambda event: _show(progress, event))
+            reply = self._started_worker().cure(request, on_event=lambda event: _show(progress, event),
+                                                should_cancel=progress.wasCanceled)
             _add_layer(document, reply["output"], f"FreeCure: {prompt}")
             if reply["warnings"]:
                 QMessageBox.information(parent, TITLE, "\n".join(reply["warnings"]))
         except WorkerError as error:
-            QMessageBox.warning(parent, TITLE, str(error))
+            if error.exit_code != CANCELLED:  # cancelled from the dialog: nothing to report
+                QMessageBox.warning(parent, TITLE, str(error))
         finally:
             progress.close()
             shutil.rmtree(folder, ignore_errors=True)

@@ -16,6 +16,7 @@ import shlex
 import subprocess
 
 PROTOCOL_VERSION = 1
+CANCELLED = 130  # the exit code of a reply to a cancelled request
 EVENT_TYPES = ("progress", "preview")
 DEFAULT_COMMAND = "freecure-edit worker"
 
@@ -92,19 +93,25 @@ class WorkerClient:
         self.hello = hello
         return hello
 
-    def cure(self, request, on_event=None):
+    def cure(self, request, on_event=None, should_cancel=None):
         """Send `request` (an "id" is added if it has none) and return its reply; events about it go to
-        `on_event(event)` meanwhile. A reply with status "error" raises WorkerError."""
+        `on_event(event)` meanwhile. Once `should_cancel()` (asked after each event, e.g. a progress
+        dialog's wasCanceled) is true, the worker is asked to stop the cure before its next step; the
+        reply then raises WorkerError with exit code 130. A reply with status "error" raises WorkerError."""
         request = dict(request)
         request.setdefault("id", f"plugin-{next(self._ids)}")
         self._send(request)
+        cancel_sent = False
         while True:
             message = self._read()
             if message.get("id") != request["id"]:
-                continue  # about an earlier request whose reply nobody waited for
+                continue  # about an earlier request whose reply nobody waited for, or our cancel's answer
             if message.get("type") in EVENT_TYPES:
                 if on_event is not None:
                     on_event(message)
+                if should_cancel is not None and not cancel_sent and should_cancel():
+                    self._send({"type": "cancel", "id": f"{request['id']}-cancel", "target": request["id"]})
+                    cancel_sent = True
             elif message.get("type") == "result":
                 if message.get("status") != "ok":
                     raise WorkerError(message.get("error", "the request failed"), message.get("exit_code"), message)

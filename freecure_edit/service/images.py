@@ -1,4 +1,5 @@
-"""Images in and out of the worker: a mask painted in the editor, and PNGs sent back as base64."""
+"""Images in and out of a service request: a mask painted in an editor or a web page, and PNGs sent
+back as base64."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The UNet's attention processors as they were loaded, put back after every request.
 
 The cure installs its own processors for the length of a run and restores them itself, even when the
-run fails. The worker checks anyway: it lives for many requests, and one run's processors left in place
+run fails or is cancelled. The service checks anyway: it lives for many requests, and one run's processors left in place
 would steer every later cure (or make it refuse to start), long after the request that caused it.
 """
 

@@ -1,0 +1,18 @@
+"""Where the committed toy models live inside the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODEL_NAMES = ("sd", "parser", "judges")
+
+
+def model_dir(name: str, root=None) -> Path:
+    """The folder of toy model `name` ("sd", "parser", "judges") under `root` (default: the committed one).
+
+    "sd" is a diffusers StableDiffusionPipeline folder, "parser" a transformers SegFormer folder,
+    "judges" the judges' safetensors and config."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown toy model {name!r}; use one of {MODEL_NAMES}")
+    return (Path(root) if root is not None else WEIGHTS_DIR) / name

@@ -1,0 +1,166 @@
+"""The toy world's gates, measured on held-out drawings: is each model good enough to measure a cure?
+
+    python -m freecure_edit.toyworld.gates [DIR]
+
+DIR holds the "sd", "parser" and "judges" folders (default: the committed weights). Prints one table and
+exits 1 when a gate fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from freecure_edit.toyworld.data import HELD_OUT_SEED_BASE, drawing_set
+from freecure_edit.toyworld.world import FAMILIES, LABEL
+
+GENERATOR_GATE = 0.90
+PARSER_GATE = 0.80
+JUDGE_GATE = 0.95
+IDENTITY_AUC_GATE = 0.95
+PARSER_LABELS = ("hair", "eye_g", "skin")
+GENERATION_STEPS = 25
+GENERATION_GUIDANCE = 5.0
+
+
+def attribute_judge_accuracy(judges, count: int = 400) -> dict[str, float]:
+    data = drawing_set(count, HELD_OUT_SEED_BASE)
+    predicted = judges.attributes(data.images)
+    per_family = {f: float(np.mean([p[f] == getattr(s, f) for p, s in zip(predicted, data.specs)])) for f in FAMILIES}
+    per_family["mean"] = float(np.mean(list(per_family.values())))
+    return per_family
+
+
+def parser_iou(parser, count: int = 200) -> dict[str, float]:
+    """IoU per label over all held-out drawings pooled, the parser loaded through the project's code."""
+    from PIL import Image
+
+    data = drawing_set(count, HELD_OUT_SEED_BASE + 1000)
+    inter = dict.fromkeys(PARSER_LABELS, 0)
+    union = dict.fromkeys(PARSER_LABELS, 0)
+    for image, labels in zip(data.images, data.labels):
+        maps = parser.parse(Image.fromarray(image))
+        names = list(maps)
+        winner = torch.stack([maps[n] for n in names]).argmax(dim=0).numpy()
+        for label in PARSER_LABELS:
+            pred = winner == names.index(label)
+            truth = labels == LABEL[label]
+            inter[label] += int((pred & truth).sum())
+            union[label] += int((pred | truth).sum())
+    return {label: inter[label] / max(1, union[label]) for label in PARSER_LABELS}
+
+
+def roc_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    scores = np.concatenate([positives, negatives])
+    order = scores.argsort()
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    for value in np.unique(scores):  # average ranks of ties
+        tied = scores == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    n_pos, n_neg = len(positives), len(negatives)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def identity_separation(judges, count: int = 320) -> dict[str, float]:
+    data = drawing_set(count, HELD_OUT_SEED_BASE + 2000)
+    embeddings = judges.identity_embeddings(data.images)
+    cosine = embeddings @ embeddings.T
+    ids = np.array([s.identity for s in data.specs])
+    upper = np.triu(np.ones_like(cosine, dtype=bool), k=1)
+    same = cosine[upper & (ids[:, None] == ids[None, :])]
+    different = cosine[upper & (ids[:, None] != ids[None, :])]
+    return {
+        "same_mean": float(same.mean()), "same_p05": float(np.percentile(same, 5)),
+        "different_mean": float(different.mean()), "different_p95": float(np.percentile(different, 95)),
+        "auc": roc_auc(same, different),
+    }
+
+
+def generator_attribute_rate(pipe, judges, count: int = 48, steps: int = GENERATION_STEPS,
+                             guidance: float = GENERATION_GUIDANCE, batch: int = 16) -> dict[str, float]:
+    """Share of fresh samples (captions of held-out specs) in which the judge sees each asked attribute."""
+    data = drawing_set(count, HELD_OUT_SEED_BASE + 3000)
+    images = []
+    for start in range(0, count, batch):
+        generator = torch.Generator().manual_seed(start)
+        out = pipe(data.captions[start:start + batch], num_inference_steps=steps, guidance_scale=guidance,
+                   generator=generator, output_type="np").images
+        images.extend((out * 255).round().astype(np.uint8))
+    predicted = judges.attributes(np.stack(images))
+    hits = {f: [] for f in FAMILIES}
+    for seen, spec, caption in zip(predicted, data.specs, data.captions):
+        hits["hair_colour"].append(seen["hair_colour"] == spec.hair_colour)
+        hits["hair_style"].append(seen["hair_style"] == spec.hair_style)
+        for family in ("glasses", "hat", "expression"):
+            if getattr(spec, family) not in ("none", "neutral"):
+                hits[family].append(seen[family] == getattr(spec, family))
+    rates = {f: float(np.mean(v)) if v else float("nan") for f, v in hits.items()}
+    rates["all_asked"] = float(np.mean([x for v in hits.values() for x in v]))
+    return rates
+
+
+def measure(root=None, quick: bool = False) -> list[dict]:
+    """Every gate as rows {model, measure, value, gate, passed}. `quick` uses a handful of samples."""
+    from freecure_edit.loading import load_pipeline
+    from freecure_edit.masks import load_parser
+    from freecure_edit.toyworld.assets import model_dir
+    from freecure_edit.toyworld.judges import load_judges
+
+    scale = 8 if quick else 1
+    judges = load_judges(model_dir("judges", root))
+    rows = []
+
+    def add(model, name, value, gate=None, higher=True):
+        passed = None if gate is None else (value >= gate if higher else value <= gate)
+        rows.append({"model": model, "measure": name, "value": round(float(value), 4), "gate": gate, "passed": passed})
+
+    accuracy = attribute_judge_accuracy(judges, count=400 // scale)
+    for family, value in accuracy.items():
+        add("attribute judge", f"accuracy {family}", value, JUDGE_GATE if family == "mean" else None)
+    separation = identity_separation(judges, count=320 // scale)
+    for key, value in separation.items():
+        add("identity judge", f"cosine {key}" if key != "auc" else "ROC AUC same vs different", value,
+            IDENTITY_AUC_GATE if key == "auc" else None)
+    parser = load_parser("segformer", str(model_dir("parser", root)), device="cpu")
+    for label, value in parser_iou(parser, count=200 // scale).items():
+        add("parser", f"IoU {label}", value, PARSER_GATE)
+    pipe = load_pipeline(str(model_dir("sd", root)), device="cpu")
+    pipe.set_progress_bar_config(disable=True)
+    rates = generator_attribute_rate(pipe, judges, count=48 // scale if not quick else 4, steps=GENERATION_STEPS if not quick else 2)
+    for family, value in rates.items():
+        add("generator", f"shows asked {family}", value, GENERATOR_GATE if family == "all_asked" else None)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'model':<16} {'measure':<34} {'value':>7} {'gate':>7}  result", "-" * 76]
+    for row in rows:
+        gate = "" if row["gate"] is None else f"{row['gate']:.2f}"
+        result = "" if row["passed"] is None else ("pass" if row["passed"] else "FAIL")
+        lines.append(f"{row['model']:<16} {row['measure']:<34} {row['value']:>7.3f} {gate:>7}  {result}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m freecure_edit.toyworld.gates", description=__doc__.splitlines()[0])
+    parser.add_argument("dir", nargs="?", default=None, help="folder with sd/, parser/, judges/ (default: committed)")
+    parser.add_argument("--quick", action="store_true", help="a handful of samples (a smoke test, not a measurement)")
+    args = parser.parse_args(argv)
+    if args.dir is not None and not Path(args.dir).is_dir():
+        print(f"error: {args.dir} is not a folder", file=sys.stderr)
+        return 3
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    rows = measure(args.dir, quick=args.quick)
+    print(format_table(rows))
+    return 0 if all(row["passed"] is not False for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Train the toy Stable Diffusion: the autoencoder on crops of drawings, then the UNet and the text
+encoder together on the autoencoder's latents with the DDPM noise-prediction loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from freecure_edit.toyworld import architectures
+from freecure_edit.toyworld.data import DrawingSet
+
+CFG_DROPOUT = 0.1
+VAE_CROP = 32
+KL_WEIGHT = 1e-6
+
+
+def train_vae(data: DrawingSet, steps: int, seed: int, batch: int = 16, lr: float = 2e-3, log=print):
+    """An AutoencoderKL fitted to the drawings (L1 + MSE on random crops, a tiny KL term)."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(**architectures.vae_config())
+    optimiser = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    pixels = data.pixels()
+    generator = torch.Generator().manual_seed(seed)
+    size = pixels.shape[-1]
+    for step in range(steps):
+        index = torch.randint(len(pixels), (batch,), generator=generator)
+        y, x = (int(v) for v in torch.randint(0, size - VAE_CROP + 1, (2,), generator=generator) // 4 * 4)
+        crop = pixels[index, :, y:y + VAE_CROP, x:x + VAE_CROP]
+        posterior = vae.encode(crop).latent_dist
+        # Decode the mean: sampled latents slow training down a lot at this size, and the KL term is tiny.
+        decoded = vae.decode(posterior.mean).sample
+        loss = (decoded - crop).abs().mean() + F.mse_loss(decoded, crop) + KL_WEIGHT * posterior.kl().mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        _set_lr(optimiser, lr, step, steps)
+        if step % 50 == 0 or step == steps - 1:
+            log(f"vae step {step}/{steps} loss {loss.item():.4f}")
+    vae.eval()
+    latents = encode(vae, pixels)
+    vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+    return vae, latents
+
+
+@torch.no_grad()
+def encode(vae, pixels: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Unscaled latent means of `pixels`."""
+    return torch.cat([vae.encode(pixels[i:i + batch]).latent_dist.mean for i in range(0, len(pixels), batch)])
+
+
+@torch.no_grad()
+def decode(vae, latents: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Pixels of unscaled latents."""
+    return torch.cat([vae.decode(latents[i:i + batch]).sample.clamp(-1, 1) for i in range(0, len(latents), batch)])
+
+
+def _set_lr(optimiser, peak: float, step: int, steps: int, warmup: int = 20):
+    # Linear warm-up, then cosine decay to a tenth of the peak.
+    import math
+
+    if step < warmup:
+        value = peak * (step + 1) / warmup
+    else:
+        progress = (step - warmup) / max(1, steps - warmup)
+        value = peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    for group in optimiser.param_groups:
+        group["lr"] = value
+
+
+def pretrain_text_encoder(text_encoder, caption_ids: torch.Tensor, data: DrawingSet, steps: int, seed: int,
+                          batch: int = 128, lr: float = 3e-3, log=print):
+    """Teach the byte-level text encoder the attribute words first: linear heads on its pooled output
+    predict each attribute family from the caption. Seconds of work that save the UNet many steps of
+    learning to read."""
+    from freecure_edit.toyworld.world import FAMILIES
+
+    targets = data.targets()
+    heads = torch.nn.ModuleDict({f: torch.nn.Linear(text_encoder.config.hidden_size, len(v)) for f, v in FAMILIES.items()})
+    optimiser = torch.optim.AdamW(list(text_encoder.parameters()) + list(heads.parameters()), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        index = torch.randint(len(caption_ids), (batch,), generator=generator)
+        pooled = text_encoder(caption_ids[index]).pooler_output
+        loss = sum(F.cross_entropy(heads[f](pooled), targets[f][index]) for f in FAMILIES)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"text encoder step {step}/{steps} loss {loss.item():.4f}")
+
+
+def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr: float = 1e-3, log=print,
+               latents: torch.Tensor | None = None, text_steps: int = 200):
+    """A UNet2DConditionModel and a CLIPTextModel trained together (the text encoder first taught the
+    attribute words alone); captions are dropped to "" 10% of the time so classifier-free guidance works.
+    `latents`: the drawings' unscaled latent means, when already computed."""
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    from freecure_edit.testing import tiny_clip_tokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**architectures.unet_config())
+    text_encoder = CLIPTextModel(architectures.text_config())
+    tokenizer = tiny_clip_tokenizer()
+    noise_schedule = DDPMScheduler(**{k: v for k, v in architectures.scheduler_config().items()
+                                      if k not in ("set_alpha_to_one",)})
+    if latents is None:
+        latents = encode(vae, data.pixels())
+    latents = latents * vae.config.scaling_factor
+
+    def ids(texts):
+        return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                         return_tensors="pt").input_ids
+
+    caption_ids = ids(data.captions)
+    empty_ids = ids([""])[0]
+    pretrain_text_encoder(text_encoder, caption_ids, data, text_steps, seed, log=log)
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+    unet.train()
+    text_encoder.train()
+    for step in range(steps):
+        index = torch.randint(len(latents), (batch,), generator=generator)
+        tokens = caption_ids[index].clone()
+        dropped = torch.rand(batch, generator=generator) < CFG_DROPOUT
+        tokens[dropped] = empty_ids
+        clean = latents[index]
+        noise = torch.randn(clean.shape, generator=generator)
+        timesteps = torch.randint(0, noise_schedule.config.num_train_timesteps, (batch,), generator=generator)
+        noisy = noise_schedule.add_noise(clean, noise, timesteps)
+        hidden = text_encoder(tokens).last_hidden_state
+        prediction = unet(noisy, timesteps, hidden).sample
+        loss = F.mse_loss(prediction, noise)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        _set_lr(optimiser, lr, step, steps)
+        if step % 25 == 0 or step == steps - 1:
+            log(f"unet step {step}/{steps} loss {loss.item():.4f}")
+    return unet.eval(), text_encoder.eval(), tokenizer
+
+
+def build_pipeline(vae, unet, text_encoder, tokenizer):
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=DDIMScheduler(**architectures.scheduler_config()),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_pipeline(pipe, folder, half: bool = True):
+    """Save as a diffusers folder; weights in fp16 (they load back as fp32 unless asked otherwise)."""
+    if half:
+        for module in (pipe.vae, pipe.unet, pipe.text_encoder):
+            module.half()
+    try:
+        pipe.save_pretrained(str(folder), safe_serialization=True)
+    finally:
+        for module in (pipe.vae, pipe.unet, pipe.text_encoder):
+            module.float()

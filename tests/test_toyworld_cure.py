@@ -1,0 +1,109 @@
+"""The cure on the committed toy models: does it cure, and does it keep the person?
+
+These are the only tests in the suite that judge an edit's quality. They use trained weights (the toy
+world's, committed under freecure_edit/toyworld/weights) and the world's judges. Thresholds were
+measured on these weights (README, "Toy world"), not chosen to pass.
+
+Measured on these weights at 20 steps, today's defaults (FASA on the authors'-style last 3 of 4 up-path
+self-attention layers, omega 0.5, exact front end), 6 dark-haired drawings asked for "red hair":
+the foundation image shows red hair 6/6, the cure 0/6 (identity cosine 0.86-0.99). omega 2, 4, 8 give
+0/4, 0/4, 1/4; ROFA 0/4; the ddim front end at omega 2 0/4; all four up-path layers at omega 4 give
+3/4 red but identity cosines 0.15-0.38. So today's cure does not carry the attribute in this world:
+the attribute tests below are strict xfails that say so and turn into failures once the cure is fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from freecure_edit import CureConfig
+from freecure_edit.callbacks import CureCallbacks
+from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
+
+STEPS = 20
+# Identity judge cosine between a drawing and its cure: measured 0.862-0.991 over 6 red-hair cures at the
+# defaults (same identity, other drawings: mean 0.72; different identities: mean -0.04, 95th pct 0.34).
+IDENTITY_KEPT = 0.8
+# (identity, dark hair colour, hair style, seed) of the drawings the cures start from.
+SUBJECTS = [(0, "black", "straight", 101), (3, "brown", "curly", 102), (6, "black", "curly", 103), (9, "brown", "straight", 104)]
+
+
+@pytest.fixture(scope="module")
+def toy():
+    from freecure_edit import FreeCure
+    from freecure_edit.toyworld.assets import model_dir
+    from freecure_edit.toyworld.judges import load_judges
+
+    cure = FreeCure.from_pretrained(str(model_dir("sd")), parser="segformer", parser_model=str(model_dir("parser")),
+                                    device="cpu", detector=None)
+    cure.pipe.set_progress_bar_config(disable=True)
+    return cure, load_judges()
+
+
+def _cures(toy, families, changes, base=None, **config):
+    cure, _ = toy
+    out = []
+    for identity, colour, style, seed in SUBJECTS:
+        spec = PortraitSpec(identity=identity, hair_colour=colour, hair_style=style, **(base or {}))
+        drawing = draw(spec, seed)
+        prompt = prompt_for(spec.with_changes(**changes), families)
+        out.append((drawing, prompt, cure.cure(drawing.image, prompt, CureConfig(steps=STEPS, **config))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def red_hair_cures(toy):
+    return _cures(toy, ["hair_colour"], {"hair_colour": "red"})
+
+
+def test_the_foundation_branch_draws_the_asked_red_hair(toy, red_hair_cures):
+    _, judges = toy
+    for drawing, _, _ in red_hair_cures:
+        assert judges.attributes([drawing.image])[0]["hair_colour"] in ("black", "brown"), "the judge must read the input"
+    seen = [judges.attributes([result.fd_image])[0]["hair_colour"] for _, _, result in red_hair_cures]
+    assert seen.count("red") >= 3, f"foundation images' hair: {seen}"
+
+
+def test_the_cure_keeps_the_identity(toy, red_hair_cures):
+    _, judges = toy
+    similarities = [judges.identity_similarity(d.image, r.image) for d, _, r in red_hair_cures]
+    assert min(similarities) >= IDENTITY_KEPT, f"identity cosines {np.round(similarities, 3)}"
+
+
+@pytest.mark.xfail(strict=True, reason="measured: today's default cure shows red hair in 0 of 6 toy drawings "
+                   "while its foundation image shows it in 6 of 6 (see the module docstring)")
+def test_red_hair_on_dark_hair_is_seen_by_the_judge(toy, red_hair_cures):
+    _, judges = toy
+    seen = [judges.attributes([r.image])[0]["hair_colour"] for _, _, r in red_hair_cures]
+    assert seen.count("red") >= 3, f"hair after the cure: {seen}"
+
+
+@pytest.mark.xfail(strict=True, reason="measured: the toy generator shows a smile in 34% of fresh samples "
+                   "(gate) and the foundation image of 'smiling' showed none in 6 of 6, so APG has nothing to carry")
+def test_smiling_makes_the_judge_see_a_smile(toy):
+    _, judges = toy
+    seen = [judges.attributes([r.image])[0]["expression"] for _, _, r in _cures(toy, ["expression"], {"expression": "smiling"})]
+    assert seen.count("smiling") >= 3, f"expressions after the cure: {seen}"
+
+
+@pytest.mark.xfail(strict=True, reason="measured: for 'without glasses' the foundation image kept the sunglasses in "
+                   "6 of 6 (the model never saw a negation; removals are issue 13) and so did the cure")
+def test_without_glasses_removes_them(toy):
+    _, judges = toy
+    cures = _cures(toy, ["glasses"], {"glasses": "none"}, base={"glasses": "sunglasses"})
+    assert all(prompt.endswith("without glasses") for _, prompt, _ in cures)
+    seen = [judges.attributes([r.image])[0]["glasses"] for _, _, r in cures]
+    assert seen.count("none") >= 3, f"glasses after the cure: {seen}"
+
+
+def test_an_empty_mask_gives_the_reconstruction_and_leaves_the_drawing_alone(toy):
+    cure, judges = toy
+    spec = PortraitSpec(identity=4, hair_colour="black")
+    drawing = draw(spec, 105)
+    empty = CureCallbacks(on_masks=lambda context: {name: mask * 0 for name, mask in context.masks.items()})
+    result = cure.cure(drawing.image, prompt_for(spec.with_changes(hair_colour="red"), ["hair_colour"]),
+                       CureConfig(steps=STEPS), callbacks=empty)
+    assert np.array_equal(np.asarray(result.working_image), np.asarray(result.reconstruction))
+    assert np.array_equal(np.asarray(result.image), np.asarray(drawing.image))
+    assert judges.attributes([result.reconstruction])[0]["hair_colour"] == "black"

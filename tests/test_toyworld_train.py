@@ -1,0 +1,58 @@
+"""The training command runs end to end (a handful of steps) and writes folders the project loads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from freecure_edit.toyworld import train
+from freecure_edit.toyworld.world import PortraitSpec, draw
+
+
+def test_training_refuses_an_existing_folder(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    assert train.main([str(tmp_path), "--quick"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+@pytest.fixture(scope="module")
+def quick_models(tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy") / "models"
+    assert train.main([str(out), "--quick"]) == 0
+    return out
+
+
+def test_quick_training_writes_every_model_and_a_manifest_with_hashes(quick_models):
+    manifest = json.loads((quick_models / "manifest.json").read_text())
+    assert manifest["settings"] == vars(train.QUICK) or manifest["settings"]["unet_steps"] == train.QUICK.unet_steps
+    assert set(manifest["seeds"]) >= {"vae", "unet", "parser", "attribute_judge", "identity_judge"}
+    assert {"torch", "diffusers", "transformers"} <= set(manifest["versions"])
+    assert {"vae", "unet_and_text_encoder", "parser", "attribute_judge", "identity_judge"} <= set(manifest["seconds"])
+    assert not (quick_models / ".work").exists() and not quick_models.with_name("models.partial").exists()
+    for relative, digest in manifest["files"].items():
+        assert hashlib.sha256((quick_models / relative).read_bytes()).hexdigest() == digest
+    weights = [name for name in manifest["files"] if name.endswith(".safetensors")]
+    assert any(name.startswith("sd/unet/") for name in weights) and any(name.startswith("parser/") for name in weights)
+
+
+def test_quick_models_load_through_the_project_loaders(quick_models):
+    from freecure_edit.loading import load_pipeline
+    from freecure_edit.masks import load_parser
+    from freecure_edit.toyworld.judges import load_judges
+
+    pipe = load_pipeline(str(quick_models / "sd"), device="cpu")
+    assert pipe.unet.dtype.is_floating_point and pipe.vae.config.scaling_factor > 0
+    assert pipe.vae_scale_factor == 4 and pipe.unet.config.sample_size == 16
+    parser = load_parser("segformer", str(quick_models / "parser"), device="cpu")
+    assert {"hair", "eye_g", "skin", "hat", "mouth"} <= set(parser.labels)
+    maps = parser.parse(draw(PortraitSpec(identity=0), seed=0).image)
+    assert maps["hair"].shape == (64, 64)
+    judges = load_judges(quick_models / "judges")
+    images = [draw(PortraitSpec(identity=i), seed=i).image for i in range(3)]
+    assert len(judges.attributes(images)) == 3
+    embeddings = judges.identity_embeddings(images)
+    assert embeddings.shape[0] == 3 and np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
