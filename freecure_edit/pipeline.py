@@ -109,7 +109,6 @@ def cure_at_working_size(
     the full photo's size), for masks the caller paints on the full photo. `cancel` (an Event or a
     callable) is looked at after every denoising step and between phases (CureCancelled)."""
     report = Reporter(progress, callbacks, cancel)
-    steps = config.steps
     pd_guidance = config.photo_guidance
     pd_pair = inversion.prompt_pair
     fd_prompt, fd_negative = foundation_prompt(parsed)

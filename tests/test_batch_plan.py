@@ -33,6 +33,15 @@ def test_selection_takes_images_in_name_order_and_leaves_out_hidden_files_and_th
     assert select_inputs(tmp_path, recursive=True, patterns=("sub/*",)) == ["sub/c.png"]
 
 
+def test_selection_takes_phone_heic_files_so_that_each_gets_its_own_line(tmp_path):
+    # Without the heif extra each is refused in its manifest line, naming the install; never skipped silently.
+    photo_folder(tmp_path, ["a.png"])
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (tmp_path / "b.heif").write_bytes(b"\x00\x00\x00\x18ftypmif1")
+
+    assert select_inputs(tmp_path) == ["IMG_0001.HEIC", "a.png", "b.heif"]
+
+
 def test_glob_patterns_match_without_regard_to_case(tmp_path):
     photo_folder(tmp_path, ["PHOTO.JPG", "b.jpg", "c.Jpeg", "d.png", "Sub/E.JPG"])
 

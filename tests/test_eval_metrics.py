@@ -180,3 +180,29 @@ def test_results_log_skips_torn_lines_keeps_the_latest_of_a_key_and_appends_on_a
     lines = read_results(path)
     assert len(lines) == 2 and lines[("m", "p", "q", "cure", 1)]["seed"] == 1
     assert path.read_text().count("\n") == 3  # the torn tail is gone, not glued to the new line
+
+
+def test_resume_redoes_a_result_made_under_other_settings_and_keeps_one_made_under_the_same(tmp_path):
+    from pathlib import Path
+
+    from freecure_edit.evaluation.results import ResultsLog
+    from freecure_edit.evaluation.settings import EvalSettings
+
+    base = EvalSettings(input=Path("in"), output=Path("out"), steps=20, cure={"omega": 1.0})
+    same = EvalSettings(input=Path("elsewhere"), output=Path("other"), steps=20, cure={"omega": 1.0}, resume=True)
+    assert base.fingerprint() == same.fingerprint(), "where files live and how the run was asked must not count"
+    for changed in (EvalSettings(input=Path("in"), output=Path("out"), steps=30, cure={"omega": 1.0}),
+                    EvalSettings(input=Path("in"), output=Path("out"), steps=20, cure={"omega": 2.0}),
+                    EvalSettings(input=Path("in"), output=Path("out"), steps=20, cure={"omega": 1.0},
+                                 guidance=5.0)):
+        assert changed.fingerprint() != base.fingerprint()
+
+    key = ("m", "p", "q", "cure", 0)
+    log = ResultsLog(tmp_path)
+    log.append({"model": "m", "photo": "p", "prompt": "q", "method": "cure", "seed": 0,
+                "settings_hash": base.fingerprint()})
+    log.close()
+    again = ResultsLog(tmp_path)
+    assert again.done(key, same.fingerprint())
+    assert not again.done(key, EvalSettings(input=Path("in"), output=Path("out"), steps=30).fingerprint())
+    again.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,33 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from freecure_edit.batch.layout import MANIFEST_NAME, WORK_FOLDER_NAME
-from freecure_edit.imageio.atomic import fsync_directory
+from freecure_edit.imageio.atomic import final_permissions, fsync_directory
 
 try:
     import fcntl
 except ImportError:  # Windows: batches there run in one process, which needs no lock
     fcntl = None
-
-
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    # Reading the umask elsewhere means setting it; briefly, files other threads create get 0o022.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _permissions_for(path: Path) -> int:
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,7 @@ class BatchFolder:
         the permissions of the manifest it replaces, else those the umask gives any new file (as the
         outputs do), not the 0600 of a temporary file."""
         self.work.mkdir(parents=True, exist_ok=True)
-        permissions = _permissions_for(self.manifest)
+        permissions = final_permissions(self.manifest)
         descriptor, temporary = tempfile.mkstemp(prefix="manifest.", suffix=".partial", dir=self.work)
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:

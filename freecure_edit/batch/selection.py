@@ -7,7 +7,9 @@ import os
 from pathlib import Path, PurePosixPath
 
 # What load_image can read; without --glob these are the files a batch takes.
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+)
 
 
 def select_inputs(

@@ -62,8 +62,10 @@ class ResultsLog:
         _cut_torn_tail(self.path)
         self._writer = ShardWriter(self.path)
 
-    def done(self, key: tuple) -> bool:
-        return key in self.lines
+    def done(self, key: tuple, settings_hash: str | None = None) -> bool:
+        """Whether `key` has a line made under the same settings (a line of other settings is redone)."""
+        line = self.lines.get(key)
+        return line is not None and line.get("settings_hash") == settings_hash
 
     def append(self, line: dict[str, Any]) -> None:
         self._writer.append(line)

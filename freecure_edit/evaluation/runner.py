@@ -25,7 +25,7 @@ from freecure_edit.evaluation.methods.cure import CureCache
 from freecure_edit.evaluation.metrics import Sample, load_metric
 from freecure_edit.evaluation.photos import list_photos
 from freecure_edit.evaluation.prompts import load_prompts
-from freecure_edit.evaluation.results import RESULTS_NAME, ResultsLog, result_key
+from freecure_edit.evaluation.results import RESULTS_NAME, ResultsLog
 from freecure_edit.evaluation.settings import EvalSettings
 
 SUMMARY_NAME = "summary.json"
@@ -68,6 +68,7 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
         shutil.rmtree(output / IMAGES_NAME, ignore_errors=True)
     output.mkdir(parents=True, exist_ok=True)
     log = ResultsLog(output)
+    settings_hash = settings.fingerprint()
 
     # 3. the grid
     total = len(settings.models) * len(photos) * len(prompts) * len(settings.seeds) * len(settings.methods)
@@ -93,9 +94,10 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
                             key = (model, photo_entry.name, prompt.text, method.spec, seed)
                             if progress is not None:
                                 progress(done, total, f"{photo_entry.name} | {method.spec} | seed {seed}")
-                            if not log.done(key):
+                            if not log.done(key, settings_hash):
                                 line = grid.evaluate(method, photo, photo_entry, prompt, seed, face, metrics,
                                                      lpips_metric, log)
+                                line["settings_hash"] = settings_hash
                                 log.append(line)
                                 for message in line["warnings"]:
                                     if warn is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,18 @@ class EvalSettings:
     cure: dict = field(default_factory=dict)
     resume: bool = False
     overwrite: bool = False
+
+    def fingerprint(self) -> str:
+        """A hash of the settings a result depends on beyond its own key (model, photo, prompt, method,
+        seed): --resume keeps a line only when it was made under the same ones, as batch does."""
+        shared = {
+            "subject": self.subject, "metrics": list(self.metrics), "steps": self.steps,
+            "guidance": self.guidance, "working_size": self.working_size, "parser": self.parser,
+            "parser_model": self.parser_model, "dtype": self.dtype, "metric_options": self.metric_options,
+            "cure": self.cure,
+        }
+        text = json.dumps(shared, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def checked(self) -> "EvalSettings":
         self.methods = check_method_specs(self.methods)

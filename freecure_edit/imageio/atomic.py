@@ -34,7 +34,8 @@ def _current_umask() -> int:
     return mask
 
 
-def _final_permissions(target: Path) -> int:
+def final_permissions(target: Path) -> int:
+    """The mode a file written to `target` should get: the replaced file's, else what the umask allows."""
     # mkstemp makes 0600 files; the result should look like any file the user creates, or keep the
     # permissions of the file it replaces.
     try:
@@ -80,7 +81,7 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, overwri
     Raises FileExistsError when `target` exists and `overwrite` is false, and whatever `write` or the
     file system raise; in every case nothing but the untouched old `target` is left.
     """
-    permissions = _final_permissions(target)
+    permissions = final_permissions(target)
     descriptor, temporary_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".partial", dir=target.parent
     )
