@@ -11,6 +11,7 @@ import hashlib
 import logging
 import resource
 from collections import OrderedDict
+from contextlib import nullcontext
 from pathlib import Path
 
 import PIL.Image
@@ -253,7 +254,7 @@ class FreeCure:
         raise_if_cancelled(cancel)
         # The inversion runs under the cure's attention processor: the same arithmetic, or an empty-mask
         # cure would not retrace the photo.
-        with clock.phase("inversion"), uniform_attention(self.backbone.unet):
+        with clock.phase("inversion"), _uniform_attention(self.backbone):
             inversion = self._inversion(working, parsed.template, config, clock, hooks)
         raise_if_cancelled(cancel)
         return cure_at_working_size(self.backbone, self.parser, working, parsed, config, inversion, clock,
@@ -265,8 +266,7 @@ class FreeCure:
     def working_size(self, photo_size: tuple[int, int], config: CureConfig) -> tuple[int, int]:
         """The photo's size at the model's scale: long side = working size, a multiple the UNet accepts."""
         side = config.working_size or self.backbone.native_size
-        unet_levels = len(self.backbone.unet.config.block_out_channels) - 1
-        multiple = self.backbone.vae_scale_factor * 2**unet_levels
+        multiple = self.backbone.size_multiple
         width, height = photo_size
         scale = side / max(width, height)
         return tuple(max(multiple, round(length * scale / multiple) * multiple) for length in (width, height))
@@ -297,6 +297,12 @@ class FreeCure:
         # A cached exact inversion may have been made for another photo-branch guidance.
         inversion.prepare_sampling(inversion.prompt_pair, config.photo_guidance)
         return inversion
+
+
+def _uniform_attention(backbone):
+    # FLUX keeps diffusers' own processor for the inversion: the cure's FLUX processor computes the
+    # same attention bit for bit (tests/test_flux_attention.py), so nothing needs replacing there.
+    return nullcontext() if backbone.kind == "flux" else uniform_attention(backbone.unet)
 
 
 def _rgb_photo(image) -> PIL.Image.Image:

@@ -3,7 +3,7 @@
 Sources, in the order they are recognised:
 - a local diffusers folder (with `model_index.json`);
 - a single checkpoint file: `.safetensors` through diffusers' single-file loading, with an optional local
-  `config` folder for offline use; pickled files (`.ckpt`, `.pt`, `.pth`, `.bin`) only with
+  `config` folder for offline use (a FLUX transformer file, see loading_flux.py); pickled files (`.ckpt`, `.pt`, `.pth`, `.bin`) only with
   `allow_pickle=True`, because unpickling can run arbitrary code;
 - otherwise a Hub id, resolved through the Hugging Face cache.
 """
@@ -21,9 +21,16 @@ from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeC
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SDXL_FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"
+FLUX_DEV = "black-forest-labs/FLUX.1-dev"
+FLUX_SCHNELL = "black-forest-labs/FLUX.1-schnell"
+OFFLOAD_MODES = ("model", "sequential")
 
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
-SUPPORTED_PIPELINES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
+SUPPORTED_PIPELINES = {
+    "StableDiffusionPipeline": "sd",
+    "StableDiffusionXLPipeline": "sdxl",
+    "FluxPipeline": "flux",
+}
 
 
 def load_pipeline(
@@ -33,47 +40,60 @@ def load_pipeline(
     config: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
-    offload: bool = False,
+    offload: bool | str = False,
     vae: str | os.PathLike | None = None,
     allow_pickle: bool = False,
 ):
-    """Load a Stable Diffusion 1.x or SDXL pipeline, placed on a device and ready for inversion.
+    """Load a Stable Diffusion 1.x, SDXL or FLUX.1 pipeline, placed on a device and ready for inversion.
 
-    `kind` ("sd" or "sdxl") is needed only for a single file whose type cannot be read from `config`
-    or from the checkpoint's keys. `vae` replaces the pipeline's autoencoder (for SDXL in fp16, the
-    fp16-fix VAE avoids the upcast). The safety checker is never loaded.
+    `kind` ("sd", "sdxl" or "flux") is needed only for a single file whose type cannot be read from
+    `config` or from the checkpoint's keys. A FLUX single file holds only the transformer; the text
+    encoders and autoencoder come from `config` (a diffusers FLUX folder or cached Hub id; by default
+    the cached FLUX.1-dev or -schnell repository, by whether the file has a guidance embedding).
+    `vae` replaces the pipeline's autoencoder (for SDXL in fp16, the fp16-fix VAE avoids the upcast).
+    `offload`: True or "model" moves whole models to the GPU as they are used; "sequential" moves
+    one layer at a time (slowest, least GPU memory). FLUX defaults to bf16 on a GPU, since it
+    overflows in fp16. The safety checker is never loaded.
     """
     target_device = pick_device(device)
     target_dtype = pick_dtype(target_device, dtype)
+
+    def dtype_for(class_name: str) -> torch.dtype:
+        if dtype is None and class_name == "FluxPipeline" and target_device.type != "cpu":
+            return torch.bfloat16
+        return target_dtype
+
+    offload_mode = _offload_mode(offload)
     source_text = str(source)
     path = Path(source_text).expanduser()
 
     if path.is_dir():
-        pipe = _load_folder(path, target_dtype)
+        pipe = _load_folder(path, dtype_for)
     elif path.is_file():
-        pipe = _load_single_file(path, kind, config, target_dtype, allow_pickle)
+        pipe = _load_single_file(path, kind, config, dtype_for, allow_pickle)
     elif _looks_like_a_path(source_text):
         raise ModelNotFoundError(f"model path {source_text} does not exist")
     else:
-        pipe = _load_hub_id(source_text, target_dtype)
+        pipe = _load_hub_id(source_text, dtype_for)
 
     _check_supported(pipe, source_text)
+    pipe_dtype = dtype_for(type(pipe).__name__)
     if vae is not None:
-        pipe.vae = _load_vae(vae, target_dtype)
-    _place(pipe, target_device, target_dtype, offload)
+        pipe.vae = _load_vae(vae, pipe_dtype)
+    _place(pipe, target_device, pipe_dtype, offload_mode)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
 def pipeline_kind(pipe) -> str:
-    """"sd" or "sdxl", from the pipeline's class."""
+    """"sd", "sdxl" or "flux", from the pipeline's class."""
     for class_name, name in SUPPORTED_PIPELINES.items():
         if type(pipe).__name__ == class_name or any(
             base.__name__ == class_name for base in type(pipe).__mro__
         ):
             return name
     raise ConfigurationError(
-        f"{type(pipe).__name__} is not supported; use a Stable Diffusion 1.x or SDXL pipeline"
+        f"{type(pipe).__name__} is not supported; use a Stable Diffusion 1.x, SDXL or FLUX.1 pipeline"
     )
 
 
@@ -86,7 +106,17 @@ def _looks_like_a_path(text: str) -> bool:
     return text.count("/") != 1
 
 
-def _load_folder(path: Path, dtype: torch.dtype):
+def _offload_mode(offload: bool | str) -> str | None:
+    if offload in (False, None, "none"):
+        return None
+    if offload is True:
+        return "model"
+    if offload not in OFFLOAD_MODES:
+        raise ConfigurationError(f"unknown offload mode {offload!r}; use model or sequential")
+    return offload
+
+
+def _load_folder(path: Path, dtype_for):
     from diffusers import DiffusionPipeline
 
     if not (path / "model_index.json").is_file():
@@ -95,15 +125,15 @@ def _load_folder(path: Path, dtype: torch.dtype):
             "a .safetensors checkpoint or a Hub id"
         )
     class_name = json.loads((path / "model_index.json").read_text()).get("_class_name", "")
-    return DiffusionPipeline.from_pretrained(str(path), **_pretrained_kwargs(class_name, dtype))
+    return DiffusionPipeline.from_pretrained(str(path), **_pretrained_kwargs(class_name, dtype_for(class_name)))
 
 
-def _load_hub_id(model_id: str, dtype: torch.dtype):
+def _load_hub_id(model_id: str, dtype_for):
     from diffusers import DiffusionPipeline
 
     try:
         class_name = DiffusionPipeline.load_config(model_id).get("_class_name", "")
-        return DiffusionPipeline.from_pretrained(model_id, **_pretrained_kwargs(class_name, dtype))
+        return DiffusionPipeline.from_pretrained(model_id, **_pretrained_kwargs(class_name, dtype_for(class_name)))
     except (OSError, ValueError) as error:
         raise ModelNotFoundError(_missing_hub_model_message(model_id, error)) from None
 
@@ -126,7 +156,7 @@ def _missing_hub_model_message(model_id: str, error: Exception) -> str:
     )
 
 
-def _load_single_file(path: Path, kind, config, dtype: torch.dtype, allow_pickle: bool):
+def _load_single_file(path: Path, kind, config, dtype_for, allow_pickle: bool):
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES and not allow_pickle:
         raise UnsafeCheckpointError(
@@ -140,10 +170,14 @@ def _load_single_file(path: Path, kind, config, dtype: torch.dtype, allow_pickle
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     resolved_kind = kind or _kind_from_config(config) or _kind_from_checkpoint_keys(path)
+    if resolved_kind == "flux":
+        from freecure_edit.loading_flux import load_flux_transformer_file
+
+        return load_flux_transformer_file(path, config, dtype_for("FluxPipeline"))
     pipeline_class = {"sd": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}.get(resolved_kind)
     if pipeline_class is None:
-        raise ConfigurationError(f"unknown model kind {resolved_kind!r}; use sd or sdxl")
-    kwargs = _pretrained_kwargs(pipeline_class.__name__, dtype)
+        raise ConfigurationError(f"unknown model kind {resolved_kind!r}; use sd, sdxl or flux")
+    kwargs = _pretrained_kwargs(pipeline_class.__name__, dtype_for(pipeline_class.__name__))
     if config is not None:
         config_path = Path(config).expanduser()
         if not config_path.is_dir():
@@ -174,10 +208,15 @@ def _kind_from_checkpoint_keys(path: Path) -> str:
         return "sd"
     from safetensors import safe_open
 
+    from freecure_edit.loading_flux import is_flux_transformer_key
+
     with safe_open(str(path), framework="pt") as handle:
-        # SDXL checkpoints carry a second (OpenCLIP) text encoder under conditioner.embedders.1.
-        if any(key.startswith("conditioner.embedders.1.") for key in handle.keys()):
-            return "sdxl"
+        keys = list(handle.keys())
+    # SDXL checkpoints carry a second (OpenCLIP) text encoder under conditioner.embedders.1.
+    if any(key.startswith("conditioner.embedders.1.") for key in keys):
+        return "sdxl"
+    if any(is_flux_transformer_key(key) for key in keys):
+        return "flux"
     return "sd"
 
 
@@ -203,8 +242,10 @@ def _check_supported(pipe, source: str) -> None:
         raise ConfigurationError(f"{source}: {error}") from None
 
 
-def _place(pipe, device: torch.device, dtype: torch.dtype, offload: bool) -> None:
-    if offload and device.type != "cpu":
+def _place(pipe, device: torch.device, dtype: torch.dtype, offload: str | None) -> None:
+    if offload == "sequential" and device.type != "cpu":
+        pipe.enable_sequential_cpu_offload(device=device)
+    elif offload and device.type != "cpu":
         pipe.enable_model_cpu_offload(device=device)
     else:
         pipe.to(device)

@@ -32,6 +32,8 @@ from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
+from freecure_edit.pass_plan import fasa_steps as fasa_steps_of
+from freecure_edit.pass_plan import photo_pass_plan, rofa_start_step
 from freecure_edit.prompts import ParsedPrompt, token_indices
 from freecure_edit.refine import attention_placed, refine_masks
 from freecure_edit.rofa import blend_noise, same_masks
@@ -113,16 +115,9 @@ def cure_at_working_size(
     fd_prompt, fd_negative = foundation_prompt(parsed)
     fd_pair = inversion.encode(fd_prompt, fd_negative)
     latent_size = tuple(inversion.zT.shape[-2:])
-    unet = backbone.unet
-    layers = list(config.fasa_layers) if config.fasa_layers else default_fasa_layers(unet)
-    omega = default_omega(unet) if config.omega is None else config.omega
-    gamma = min(1.0, config.gamma * config.strength)
-    apg_steps = _apg_step_count(parsed, gamma, steps)
-    branch_from = steps - apg_steps if config.apg == "branch" else steps
-    fasa_steps = _fasa_steps(config) if config.method == "fasa" else set()
-    controller = AttentionController(
-        unet, fasa_layers=layers, latent_size=latent_size, cache_device=_cache_device(backbone, config)
-    )
+    controller, default = _attention_controller(backbone, config, latent_size)
+    omega = default if config.omega is None else config.omega
+    fasa_steps = fasa_steps_of(config) if config.method == "fasa" else set()
     warnings = front_end_warnings(config, inversion, parsed)
 
     with controller.installed():
@@ -169,12 +164,14 @@ def cure_at_working_size(
         # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
         # Strength 0 lets no FD key in at all; above 0 it multiplies their weight (omega + log(s m)).
         cure_mask = masks.union if config.strength > 0 else torch.zeros_like(masks.union)
+        plan = photo_pass_plan(config, parsed, isinstance(inversion, ExactInversion),
+                               mask_empty=not bool(cure_mask.max() > 0))
+        branch_from, apg_steps = plan.branch_from, plan.apg_steps
         with clock.phase("fasa" if config.method == "fasa" else "rofa"):
             if config.method == "fasa":
-                active = fasa_steps if bool(cure_mask.max() > 0) else set()
                 if fasa_steps:
                     controller.inject(
-                        pd_cond_rows=[1] if pd_guidance != 1.0 else [0],
+                        pd_cond_rows=[_cond_row(backbone, pd_guidance)],
                         mask=cure_mask,
                         omega=omega + (math.log(config.strength) if config.strength > 0 else 0.0),
                         steps=fasa_steps,
@@ -186,11 +183,10 @@ def cure_at_working_size(
                 controller.passthrough()
                 latent_mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
                 weight = min(1.0, config.rofa_weight * config.strength)
-                rofa_from = _rofa_start_step(config)
+                rofa_from = rofa_start_step(config)
                 blend = Blend(fd_noise, latent_mask, weight, rofa_from)
-                active = set(range(rofa_from, steps)) if weight > 0 and bool(latent_mask.max() > 0) else set()
-            first = _first_changed_step(inversion, active, branch_from, steps)
-            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, report)
+            z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, plan.first, branch_from, blend,
+                            report)
             # FD's keys and values are not read again: free them before APG and the decode.
             controller.release_cache()
             fd_noise.clear()
@@ -253,14 +249,6 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
     return z
 
 
-def _first_changed_step(inversion, active: set[int], branch_from: int, steps: int) -> int:
-    """The first step at which the photo pass can leave the photo's trajectory. Only the exact front end
-    retraces the trajectory bit for bit, so only it may start there; the others sample from z_T."""
-    if not isinstance(inversion, ExactInversion):
-        return 0
-    return min([*active, branch_from, steps])
-
-
 def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, report):
     """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory.
 
@@ -270,7 +258,7 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
     steps = config.steps
     use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
     controller.record(
-        fd_cond_row=1 if config.guidance != 1.0 else 0,
+        fd_cond_row=_cond_row(inversion.backbone, config.guidance),
         capture_tokens=capture or None,
         cache_keys_values=config.method == "fasa",
         steps=fasa_steps,
@@ -321,13 +309,9 @@ def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedP
             f"removing {parsed.negative_prompt!r} works through the foundation branch's negative prompt, "
             "which guidance 1 ignores; use a guidance above 1"
         )
-    if config.method == "rofa" and _rofa_start_step(config) >= config.steps:
+    if config.method == "rofa" and rofa_start_step(config) >= config.steps:
         warnings.append(f"rofa_start {config.rofa_start} leaves no step to blend: ROFA changes nothing")
     return warnings
-
-
-def _rofa_start_step(config: CureConfig) -> int:
-    return int(round(config.rofa_start * config.steps))
 
 
 class LazyReconstruction:
@@ -365,22 +349,10 @@ def _reinvert_apg(inversion, z_cured, pd_pair: PromptPair, fd_pair: PromptPair, 
     return z
 
 
-def _apg_step_count(parsed: ParsedPrompt, gamma: float, steps: int) -> int:
-    if not parsed.abstract:
-        return 0
-    return int(round(gamma * steps))
-
-
-def _fasa_steps(config: CureConfig) -> set[int]:
-    start, end = config.fasa_steps
-    steps = config.steps
-    return {i for i in range(steps) if start * steps <= i < end * steps}
-
-
 def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_placed_abstract: bool
                       ) -> dict[str, list[int]]:
     """Token indices in the foundation's prompt of the attributes whose cross-attention is recorded."""
-    tokenizer = backbone.pipe.tokenizer
+    tokenizer = backbone.attention_tokenizer
     tokens = {}
     wanted = [a for a in parsed.attributes if a.is_spatial or (with_placed_abstract and attention_placed(a))]
     as_written = fd_prompt == parsed.prompt
@@ -393,11 +365,31 @@ def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_place
     return tokens
 
 
+def _attention_controller(backbone, config: CureConfig, latent_size):
+    """The attention controller for this backbone, and the model's default omega."""
+    if backbone.kind == "flux":
+        from freecure_edit.attention.flux_controller import flux_controller_for
+
+        return flux_controller_for(backbone, config, latent_size, _cache_device(backbone, config))
+    unet = backbone.unet
+    layers = list(config.fasa_layers) if config.fasa_layers else default_fasa_layers(unet)
+    controller = AttentionController(
+        unet, fasa_layers=layers, latent_size=latent_size, cache_device=_cache_device(backbone, config)
+    )
+    return controller, default_omega(unet)
+
+
+def _cond_row(backbone, guidance: float) -> int:
+    """The conditional row of a guided prediction: [uncond, cond] with CFG; FLUX has one row."""
+    return 1 if backbone.uses_guidance and guidance != 1.0 else 0
+
+
 def _cache_device(backbone, config: CureConfig):
     if config.fd_cache_device is not None:
         return config.fd_cache_device
-    # SDXL's cache is ~140 MB per step at 1024 px in fp16: on a GPU it waits on the CPU instead.
-    if backbone.kind == "sdxl" and backbone.device.type == "cuda":
+    # SDXL's cache is ~140 MB per step at 1024 px in fp16, FLUX's ~50 MB per block and step: on a GPU
+    # it waits on the CPU instead.
+    if backbone.kind in ("sdxl", "flux") and backbone.device.type == "cuda":
         return "cpu"
     return None
 

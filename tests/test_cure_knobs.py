@@ -238,3 +238,21 @@ def test_inversion_and_cure_share_the_attention_arithmetic(load_tiny, photo, mon
     assert {name: type(p) for name, p in pipe.unet.attn_processors.items()} == originals
     if processor == "sliced":
         assert sliced_rows and max(sliced_rows) == 1, "attention slicing still attends one head at a time"
+
+
+@pytest.mark.parametrize("apg", ["branch", "reinvert"])
+def test_each_phase_reports_its_own_steps_once(fc, photo, apg):
+    steps, progress = [], []
+    callbacks = CureCallbacks(on_step=lambda step: steps.append((step.phase, step.step, step.total)))
+
+    fc.cure(photo(64, 64), "a man with black curly hair, smiling", CureConfig(steps=4, apg=apg),
+            progress=lambda phase, done, total: progress.append((phase, done, total)), callbacks=callbacks)
+
+    apg_steps = 2  # gamma 0.5 of 4
+    fasa = 4 - apg_steps if apg == "branch" else 4
+    apg_reports = apg_steps * (2 if apg == "reinvert" else 1)  # a re-inversion, then its denoising
+    expected = ([("inversion", i, 4) for i in range(1, 5)] + [("foundation", i, 4) for i in range(1, 5)]
+                + [("fasa", i, fasa) for i in range(1, fasa + 1)]
+                + [("apg", i, apg_reports) for i in range(1, apg_reports + 1)])
+    assert steps == expected
+    assert progress == expected

@@ -186,3 +186,24 @@ def test_bad_input_is_one_line_and_writes_nothing(eval_setup, tmp_path, case, co
     result = run_cli(["eval", source, "-o", output, *args], env=env)
     assert message in assert_one_line_error(result, code)
     assert not output.exists()
+
+
+def test_the_commands_copies_of_the_library_defaults_agree():
+    # The command repeats them so that --help imports no torch.
+    from freecure_edit.cli import eval as command
+    from freecure_edit.evaluation import DEFAULT_METHODS, DEFAULT_METRICS
+    from freecure_edit.evaluation.settings import EvalSettings
+
+    assert command.DEFAULT_METHODS == DEFAULT_METHODS
+    assert tuple(command.DEFAULT_METRICS.split(",")) == DEFAULT_METRICS
+    assert (command.DEFAULT_MODEL,) == EvalSettings(input=".", output=".").models
+
+
+def test_eval_help_imports_no_heavy_library():
+    script = (
+        "import sys\nfrom freecure_edit.cli.app import cli\n"
+        "try:\n    cli(['eval', '--help'], prog_name='freecure-edit')\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print(code, sorted(m for m in ('torch', 'diffusers', 'transformers', 'lpips', 'matplotlib') if m in sys.modules))"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert finished.stdout.strip().splitlines()[-1] == "0 []", finished.stdout + finished.stderr

@@ -21,10 +21,11 @@ __all__ = [
 
 
 def backbone_for(pipe):
-    """The backbone that drives `pipe` (a Stable Diffusion 1.x/2.x or SDXL pipeline)."""
+    """The backbone that drives `pipe` (a Stable Diffusion 1.x/2.x, SDXL or FLUX.1 pipeline)."""
+    from freecure_edit.backbones.flux import FluxBackbone
     from freecure_edit.backbones.sd import StableDiffusionBackbone
     from freecure_edit.backbones.sdxl import StableDiffusionXLBackbone
     from freecure_edit.loading import pipeline_kind
 
-    backbones = {"sd": StableDiffusionBackbone, "sdxl": StableDiffusionXLBackbone}
+    backbones = {"sd": StableDiffusionBackbone, "sdxl": StableDiffusionXLBackbone, "flux": FluxBackbone}
     return backbones[pipeline_kind(pipe)](pipe)

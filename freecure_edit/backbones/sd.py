@@ -6,7 +6,7 @@ import PIL.Image
 import torch
 
 from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair
-from freecure_edit.inversion.schedule import DDIMSchedule, ddim_schedule
+from freecure_edit.schedules.ddim import DDIMSchedule, ddim_schedule
 
 
 class StableDiffusionBackbone:
@@ -33,6 +33,21 @@ class StableDiffusionBackbone:
     def native_size(self) -> int:
         """The side in pixels the model was trained at (512 for SD 1.5, 1024 for SDXL)."""
         return int(self.unet.config.sample_size) * self.vae_scale_factor
+
+    @property
+    def size_multiple(self) -> int:
+        """Working sizes are multiples of this: the autoencoder's factor times the UNet's downsamplings."""
+        return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+    @property
+    def attention_model(self) -> torch.nn.Module:
+        """The model whose attention processors a cure replaces (and a worker restores)."""
+        return self.unet
+
+    @property
+    def attention_tokenizer(self):
+        """The tokenizer whose tokens the cross-attention maps are indexed by."""
+        return self.pipe.tokenizer
 
     def snapped_size(self, width: int, height: int) -> tuple[int, int]:
         """The largest size at or below (width, height) that the autoencoder accepts."""

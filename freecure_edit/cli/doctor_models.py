@@ -14,6 +14,9 @@ from freecure_edit.cli.locations import SAM_CHECKPOINT_NAMES, find_sam_checkpoin
 from freecure_edit.cli.model_options import DEFAULT_MODEL, DEFAULT_SEGFORMER_MODEL
 
 SDXL_MODEL = "stabilityai/stable-diffusion-xl-base-1.0"
+FLUX_DEV_MODEL = "black-forest-labs/FLUX.1-dev"
+FLUX_SCHNELL_MODEL = "black-forest-labs/FLUX.1-schnell"
+FLUX_DEV_LICENCE = "FLUX.1 [dev] Non-Commercial License (gated: accept it on the Hub, then `hf auth login`)"
 NON_COMMERCIAL_FACES = "non-commercial use only (trained on CelebAMask-HQ)"
 
 # Each group is satisfied by any one of its files: the files DiffusionPipeline.from_pretrained reads
@@ -24,6 +27,12 @@ _SD_FILES = [("model_index.json",), ("scheduler/scheduler_config.json",), ("toke
 _SD_FILES += [tuple(f"{part}/{name}" for name in _WEIGHTS) for part in ("unet", "vae")]
 _SD_FILES += [tuple(f"text_encoder/{name}" for name in _TEXT_WEIGHTS)]
 _SDXL_FILES = _SD_FILES + [("tokenizer_2/vocab.json",), tuple(f"text_encoder_2/{name}" for name in _TEXT_WEIGHTS)]
+# FLUX.1: CLIP-L for the pooled embedding, T5-XXL (sharded) for the sequence, the transformer (sharded),
+# the 16-channel autoencoder and the flow-matching scheduler. A sharded model is found by its index.
+_FLUX_FILES = [("model_index.json",), ("scheduler/scheduler_config.json",), ("tokenizer/vocab.json",),
+               ("tokenizer_2/spiece.model",), ("transformer/diffusion_pytorch_model.safetensors.index.json",),
+               ("text_encoder_2/model.safetensors.index.json",)]
+_FLUX_FILES += [tuple(f"vae/{name}" for name in _WEIGHTS), tuple(f"text_encoder/{name}" for name in _TEXT_WEIGHTS)]
 
 
 @dataclass
@@ -109,6 +118,10 @@ def model_report() -> list[ModelStatus]:
                   needed_by_fix=True, licence="CreativeML OpenRAIL-M"),
         hub_model("SDXL base (--model)", SDXL_MODEL, _SDXL_FILES, used_by="fix --model " + SDXL_MODEL,
                   needed_by_fix=False, licence="CreativeML Open RAIL++-M"),
+        hub_model("FLUX.1-dev (--model)", FLUX_DEV_MODEL, _FLUX_FILES, used_by="fix --model " + FLUX_DEV_MODEL,
+                  needed_by_fix=False, licence=FLUX_DEV_LICENCE),
+        hub_model("FLUX.1-schnell (--model)", FLUX_SCHNELL_MODEL, _FLUX_FILES,
+                  used_by="fix --model " + FLUX_SCHNELL_MODEL, needed_by_fix=False, licence="Apache-2.0"),
         hub_model("SegFormer face parser (default --parser)", DEFAULT_SEGFORMER_MODEL,
                   [("config.json",), _TEXT_WEIGHTS], used_by="fix", needed_by_fix=True, licence=NON_COMMERCIAL_FACES),
         sam_model(),
@@ -120,6 +133,8 @@ LICENCES = (
     ("freecure-edit", "Apache-2.0"),
     ("Stable Diffusion 1.5", "CreativeML OpenRAIL-M (use restrictions travel with the weights and outputs)"),
     ("SDXL", "CreativeML Open RAIL++-M"),
+    ("FLUX.1-dev", "FLUX.1 [dev] Non-Commercial License: outputs may be used, the weights not commercially"),
+    ("FLUX.1-schnell", "Apache-2.0"),
     ("face parsers (jonathandinu/face-parsing, BiSeNet 79999_iter.pth)", NON_COMMERCIAL_FACES),
     ("SAM checkpoints", "Apache-2.0"),
     ("insightface packs (buffalo_l, antelopev2)", "non-commercial research use only"),

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from freecure_edit.config import CureConfig
+from freecure_edit.pass_plan import photo_pass_plan
 from freecure_edit.prompts import ParsedPrompt
 
 # A backward pass through the UNet costs about two forward passes.
@@ -74,25 +75,30 @@ def null_text_iterations() -> int:
     return NullTextSettings().inner_steps
 
 
-def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 1) -> Estimate:
+def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 1,
+                         guidance_rows: bool = True) -> Estimate:
     """The denoiser evaluations per phase that one attempt of `FreeCure.cure` will spend on `parsed`
-    with `config`, curing `faces` faces (1 for the whole image)."""
+    with `config`, curing `faces` faces (1 for the whole image). `guidance_rows` is False for a
+    guidance-distilled model (FLUX), whose predictions are one row at any guidance."""
     if not parsed.attributes:
         return Estimate({})
     n = config.steps
-    photo, foundation = _rows(config.photo_guidance), _rows(config.guidance)
+    photo, foundation = (_rows(config.photo_guidance), _rows(config.guidance)) if guidance_rows else (1, 1)
     backward_passes = 0
     if config.inversion == "exact":
         inversion = (n + 1) * photo
     elif config.inversion == "ddim":
-        inversion = n * photo
+        inversion = n  # DDIM inverts at guidance 1
     elif config.inversion == "negative-prompt":
         inversion = n
     else:
         iterations = null_text_iterations()
         inversion = n + n * (2 + iterations)
         backward_passes = n * iterations
-    evaluations = {"inversion": inversion, "foundation": n * foundation, config.method: n * photo}
+    plan = photo_pass_plan(config, parsed, exact=config.inversion == "exact")
+    evaluations = {"inversion": inversion, "foundation": n * foundation}
+    if plan.first < n:  # the steps before the first that acts come from the inversion, unevaluated
+        evaluations[config.method] = (n - plan.first) * photo
     reinverted = apg_steps(config, parsed) if config.apg == "reinvert" else 0
     if reinverted:
         evaluations["apg"] = reinverted + reinverted * foundation
@@ -112,8 +118,9 @@ def measure_evaluation_seconds(backbone, working_size: tuple[int, int], template
 
     width, height = working_size
     scale = backbone.vae_scale_factor
-    rows = guided_rows(backbone.encode_prompt(template, image_size=working_size), guidance)
-    latents = torch.zeros(rows.rows, backbone.unet.config.in_channels, height // scale, width // scale)
+    pair = backbone.encode_prompt(template, image_size=working_size)
+    rows = guided_rows(pair, guidance) if backbone.uses_guidance else backbone.with_guidance(pair.cond, guidance)
+    latents = torch.zeros(rows.rows, backbone.vae.config.latent_channels, height // scale, width // scale)
     timestep = backbone.pipe.scheduler.config.num_train_timesteps // 2
     with torch.no_grad():
         backbone.denoise(latents, timestep, rows)

@@ -99,7 +99,7 @@ def _cure(cure, loaded, prompt: str, parsed, config):
         working_size = (side, side)
     else:
         faces, working_size = 1, cure.working_size(loaded.size, config)
-    estimate = expected_evaluations(config, parsed, faces=faces)
+    estimate = expected_evaluations(config, parsed, faces=faces, guidance_rows=cure.backbone.uses_guidance)
     seconds = measure_evaluation_seconds(cure.backbone, working_size, parsed.template, config.photo_guidance)
     estimate = replace(estimate, seconds_per_evaluation=seconds)
     note(estimate_line(estimate, cure.backbone.device.type))

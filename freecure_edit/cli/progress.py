@@ -12,8 +12,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from freecure_edit.cli.estimate import apg_steps
 from freecure_edit.config import CureConfig
+from freecure_edit.pass_plan import photo_pass_plan
 from freecure_edit.prompts import ParsedPrompt
 
 PHASE_LABELS = {
@@ -35,10 +35,11 @@ def phase_plan(config: CureConfig, parsed: ParsedPrompt) -> list[tuple[str, int]
             ("masks", 1)]
     if config.refine == "sam":
         plan.append(("sam", 1))
-    plan.append((config.method, steps))
-    reinverted = apg_steps(config, parsed) if config.apg == "reinvert" else 0
-    if reinverted:
-        plan.append(("apg", reinverted))
+    photo_pass = photo_pass_plan(config, parsed, exact=config.inversion == "exact")
+    plan.append((config.method, photo_pass.branch_from))  # steps after the APG branch report as "apg"
+    if photo_pass.apg_steps:
+        # A re-inversion reports its inversion steps, then its denoising steps.
+        plan.append(("apg", photo_pass.apg_steps * (2 if config.apg == "reinvert" else 1)))
     plan.append(("paste", 1))
     return plan
 

@@ -78,6 +78,8 @@ def invert(
     `guidance_scale` defaults to 1 for "ddim", "exact" and "negative-prompt", and to 7.5 (the paper's)
     for "null-text", which has nothing to optimise at guidance 1 and refuses it.
 
+    On FLUX see `inversion.flow.invert_flow` (exact and plain only; guidance is the distilled embedding).
+
     `pipe` is a loaded diffusers pipeline or a backbone. A PIL image is snapped down to the
     autoencoder's grid (a multiple of 8 pixels on real models); a tensor is taken as (1, 3, H, W)
     pixels in [-1, 1]. `progress(done, total)` is called once per completed step, and
@@ -90,11 +92,16 @@ def invert(
         raise ConfigurationError(
             f"unknown inversion method {method!r}; use one of {', '.join(METHODS)}"
         )
+    backbone = pipe if hasattr(pipe, "denoise") else backbone_for(pipe)
+    if backbone.kind == "flux":
+        from freecure_edit.inversion.flow import invert_flow
+
+        return invert_flow(backbone, image, prompt, num_inference_steps, guidance_scale, method, progress=progress,
+                           step_callback=step_callback, autoencoder_phase=autoencoder_phase)
     if guidance_scale is None:
         guidance_scale = DEFAULT_NULL_TEXT_GUIDANCE if method == "null-text" else 1.0
     if method == "null-text" and guidance_scale <= 1.0:
         raise ConfigurationError("null-text inversion needs a target guidance above 1 (the paper uses 7.5)")
-    backbone = pipe if hasattr(pipe, "denoise") else backbone_for(pipe)
     pixels = backbone.image_to_tensor(image) if isinstance(image, PIL.Image.Image) else image
     image_size = (pixels.shape[-1], pixels.shape[-2])
     schedule = backbone.schedule(num_inference_steps)
