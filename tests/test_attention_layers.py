@@ -80,9 +80,21 @@ def test_tiny_models_get_a_non_empty_tail_of_their_up_path(build) -> None:
     unet = build().unet
     up_path = up_path_self_attention_layers(unet)
     layers = default_fasa_layers(unet)
-    # Other shapes get the last 60% of the up path, rounded up.
-    assert len(layers) == math.ceil(0.6 * len(up_path)) >= 1
-    assert layers == up_path[-len(layers):]
+    # Other shapes get the up-path layers at half the latent grid or finer: here both up blocks.
+    assert layers == up_path and len(layers) >= 1
+
+
+def test_other_shapes_leave_out_layers_coarser_than_half_the_latent() -> None:
+    # Four up blocks with attention at latent/8, /4, /2 and /1: the first two are left out (SD 1.x's
+    # choice by grid), where the last 60% would have kept one of up_blocks.1.
+    unet = _narrow(
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D",) * 4,
+        up_block_types=("CrossAttnUpBlock2D",) * 4,
+    )
+    up_path = up_path_self_attention_layers(unet)
+    assert len(up_path) == 8
+    assert default_fasa_layers(unet) == [name for name in up_path if name.startswith(("up_blocks.2.", "up_blocks.3."))]
 
 
 def test_other_shapes_get_at_least_one_layer() -> None:
@@ -145,9 +157,9 @@ def test_a_one_hot_mask_on_a_non_square_latent_biases_exactly_the_expected_keys(
     seen_biases: list[torch.Tensor] = []
     fasa_attention = controller_module.fasa_attention
 
-    def spy(query, key, value, fd_key, fd_value, fd_bias):
+    def spy(query, key, value, fd_key, fd_value, fd_bias, slice_size=None):
         seen_biases.append(fd_bias.clone())
-        return fasa_attention(query, key, value, fd_key, fd_value, fd_bias)
+        return fasa_attention(query, key, value, fd_key, fd_value, fd_bias, slice_size)
 
     controller = AttentionController(unet, layers, latent_size=(6, 10))
     latents = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(0))

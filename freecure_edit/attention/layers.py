@@ -3,8 +3,12 @@
 The authors' released code acts on the last self-attention blocks of the up path, in execution order:
 the last 6 of SD 1.x's 9 (up_blocks.2 and up_blocks.3) and the last 20 of SDXL's 36 (the last 14 of
 up_blocks.0 and all 6 of up_blocks.1). We recognise those two shapes by how many self-attention blocks each
-up block holds, not by names or widths, and take the last 60% of the up path (at least one) on any other
-shape, so the choice is never empty on a UNet that has up-path self-attention at all.
+up block holds, not by names or widths. On any other shape we take what the SD 1.x choice is in terms of
+resolution: the up-path layers whose grid is at least half the latent's side (SD 1.x's up_blocks.2 and
+3 run at 32 and 64 of a 64 latent). On the toy world's UNet (16 px latents, layers at 8 and 16) that is
+all four layers; the earlier rule, the last 60%, dropped the 8 px layer, and with it the cure carried no
+hair colour at all (README, "Toy world: the experiment"). Never empty on a UNet with up-path
+self-attention: the last layer runs at the latent's own grid.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def up_path_self_attention_layers(unet: torch.nn.Module) -> list[str]:
 
 
 def default_fasa_layers(unet: torch.nn.Module) -> list[str]:
-    """The authors' FASA layers on SD 1.x and SDXL shapes; the last 60% of the up path otherwise."""
+    """The authors' FASA layers on SD 1.x and SDXL shapes; on others the layers at half the latent grid or finer."""
     layers = up_path_self_attention_layers(unet)
     if not layers:
         raise ConfigurationError(
@@ -63,8 +67,16 @@ def default_fasa_layers(unet: torch.nn.Module) -> list[str]:
     per_up_block = Counter(execution_order(name)[0] for name in layers)
     shape = tuple(per_up_block[block] for block in sorted(per_up_block))
     # Integer arithmetic: ceil(0.6 * n) in floats gives 4 for n = 5 (0.6 * 5 = 3.0000000000000004).
-    count = _AUTHORS_LAYER_COUNTS.get(shape, (3 * len(layers) + 4) // 5)
-    return layers[-count:]
+    count = _AUTHORS_LAYER_COUNTS.get(shape)
+    if count is not None:
+        return layers[-count:]
+    fine = [name for name in layers if _upsamplings_after(unet, execution_order(name)[0]) <= 1]
+    return fine or layers[-1:]
+
+
+def _upsamplings_after(unet: torch.nn.Module, block: int) -> int:
+    """How many times the grid doubles from up block `block` to the output: its grid is latent / 2^this."""
+    return sum(1 for up in unet.up_blocks[block:] if getattr(up, "upsamplers", None))
 
 
 def default_omega(unet: torch.nn.Module) -> float:

@@ -1,0 +1,224 @@
+"""Does the cure cure? The toy world's experiment (issue 12, items 4 and 5), one markdown table per run.
+
+    python benchmarks/toyworld_experiment.py                      # every method, ~5 min on a 2-core CPU
+    python benchmarks/toyworld_experiment.py --photos 4 --steps 20
+    python benchmarks/toyworld_experiment.py --sweep              # the cure's knobs, one at a time
+    python benchmarks/toyworld_experiment.py --save /tmp/toy-exp  # inputs, FD images, outputs, masks
+
+The world is drawn first: portraits that LACK what is asked (dark hair, no glasses, a neutral face, no
+hat), asked for one, two and three attributes (red or blonde hair, round glasses, a hat, a smile), as
+in the paper's Table 2. Every method edits the same drawings with the same prompts on the committed toy
+models, in one process, through freecure_edit.evaluation's method adapters:
+
+- PC: the share of asked attributes the toy attribute judge sees in the output;
+- IF: the toy identity judge's cosine between the drawing and the output;
+- PSNR outside the union mask of the default cure (the part of the photo no attribute concerns);
+- hMean = 2 PC IF / (PC + IF) of the mean PC and mean IF; evaluations (UNet rows) and seconds per edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+# What each family is asked to become, from the value every drawing starts with.
+ASKED = {"hair_colour": ("red", "blonde"), "glasses": ("round",), "hat": ("hat",), "expression": ("smiling",)}
+# Families asked together, per attribute count; photo k takes combination k modulo the list.
+COMBINATIONS = {
+    1: [["hair_colour"], ["glasses"], ["hat"], ["expression"]],
+    2: [["hair_colour", "glasses"], ["hair_colour", "hat"], ["glasses", "expression"]],
+    3: [["hair_colour", "glasses", "hat"], ["hair_colour", "glasses", "expression"]],
+}
+# The peers of issue 12 item 4, as evaluation method specs; ("label", spec or cure overrides).
+METHODS = [
+    ("input unchanged", "input"),
+    ("FD alone", "fd"),
+    ("cure (FASA defaults, APG branch)", {}),
+    ("cure, PD guidance 1", {"pd_guidance": 1.0}),
+    ("cure, APG reinvert", {"apg": "reinvert"}),
+    ("cure, ROFA", {"method": "rofa"}),
+    ("cure, ddim front end", {"inversion": "ddim"}),
+    ("cure, null-text front end", {"inversion": "null-text"}),
+    ("LEDITS++", "ledits"),
+    ("img2img 0.5", "img2img"),
+]
+
+
+def sweep_variants(unet) -> list[tuple[str, dict]]:
+    """The cure's knobs, each moved alone from the defaults (issue 12 item 5)."""
+    from freecure_edit.attention import default_fasa_layers, up_path_self_attention_layers
+
+    every = tuple(up_path_self_attention_layers(unet))
+    default = tuple(default_fasa_layers(unet))
+    others = every if every != default else tuple(every[-max(1, len(every) // 2):])
+    label = f"{len(others)} of {len(every)} up-path layers"
+    return [
+        ("defaults", {}),
+        ("omega 1", {"omega": 1.0}),
+        ("omega 2", {"omega": 2.0}),
+        (label, {"fasa_layers": others}),
+        (f"{label}, omega 1", {"fasa_layers": others, "omega": 1.0}),
+        (f"{label}, omega 2", {"fasa_layers": others, "omega": 2.0}),
+        (f"{label}, paste feather 2 px", {"fasa_layers": others, "paste_feather_px": 2.0}),
+        ("FASA steps 0-0.5", {"fasa_steps": (0.0, 0.5)}),
+        ("FASA steps 0.5-1", {"fasa_steps": (0.5, 1.0)}),
+        ("gamma 0.25", {"gamma": 0.25}),
+        ("gamma 0.75", {"gamma": 0.75}),
+        ("PD guidance 1", {"pd_guidance": 1.0}),
+        ("APG reinvert", {"apg": "reinvert"}),
+        ("FD corrections off", {"fd_corrections": False}),
+        ("mask dilation 3 px", {"mask_dilation_px": 3}),
+        ("paste feather 2 px", {"paste_feather_px": 2.0}),
+    ]
+
+
+@dataclass
+class Case:
+    """One drawing and one prompt that asks it for `count` attributes it lacks."""
+
+    drawing: object
+    prompt: str
+    count: int
+
+
+@dataclass
+class Row:
+    pc: list[float] = field(default_factory=list)
+    identity: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    evaluations: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    pc_by_count: dict[int, list[float]] = field(default_factory=dict)
+
+
+def cases(photos: int, seed: int) -> list[Case]:
+    """`photos` drawings lacking every asked attribute, each asked for 1, 2 and 3 attributes."""
+    from freecure_edit.toyworld.world import DARK_HAIR, FAMILIES, PortraitSpec, draw, prompt_for
+
+    out = []
+    for k in range(photos):
+        spec = PortraitSpec(identity=(5 * k + seed) % 16, hair_colour=DARK_HAIR[k % 2],
+                            hair_style=FAMILIES["hair_style"][(k // 2) % 2])
+        drawing = draw(spec, seed * 1000 + k)
+        for count, combos in COMBINATIONS.items():
+            families = combos[k % len(combos)]
+            changes = {family: ASKED[family][k % len(ASKED[family])] for family in families}
+            out.append(Case(drawing, prompt_for(spec.with_changes(**changes), families), count))
+    return out
+
+
+def run(methods, all_cases, toy_metric, reference, save: Path | None) -> dict[str, Row]:
+    """Every method on every case; `reference` gives the default cure's union mask (PSNR's region)."""
+    from freecure_edit.evaluation.metrics.base import Sample
+    from freecure_edit.evaluation.metrics.psnr import psnr_outside
+
+    rows = {label: Row() for label, _ in methods}
+    for n, case in enumerate(all_cases):
+        photo = case.drawing.image
+        mask = reference(photo, case.prompt)
+        for label, method in methods:
+            torch.manual_seed(0)
+            output = method.run(photo, case.prompt, 0)
+            scores = toy_metric.score(Sample(photo, output.image, case.prompt))
+            row = rows[label]
+            row.pc.append(scores["pc"])
+            row.pc_by_count.setdefault(case.count, []).append(scores["pc"])
+            row.identity.append(scores["if"])
+            row.psnr.append(psnr_outside(photo, output.image, mask))
+            row.evaluations.append(output.evaluations)
+            row.seconds.append(output.seconds)
+            if save is not None:
+                folder = save / f"case{n:02d}"
+                folder.mkdir(parents=True, exist_ok=True)
+                photo.save(folder / "input.png")
+                (folder / "prompt.txt").write_text(case.prompt + "\n")
+                output.image.save(folder / f"{_slug(label)}.png")
+                if output.fd_image is not None and output.masks:
+                    from freecure_edit.masks import mask_overlay
+
+                    output.fd_image.save(folder / f"{_slug(label)}-fd.png")
+                    mask_overlay(photo, {**output.masks, "union": output.mask}).save(folder / f"{_slug(label)}-masks.png")
+        print(f"  case {n + 1}/{len(all_cases)}: {case.prompt}", file=sys.stderr, flush=True)
+    return rows
+
+
+def table(rows: dict[str, Row]) -> str:
+    from freecure_edit.evaluation.tables import harmonic_mean
+
+    counts = sorted({c for row in rows.values() for c in row.pc_by_count})
+    head = ["method", *[f"PC {c} attr" for c in counts], "PC", "IF", "PSNR out (dB)", "hMean", "evals", "s / edit"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for label, row in rows.items():
+        pc, identity = fmean(row.pc), fmean(row.identity)
+        psnr = [p for p in row.psnr if p is not None]
+        hmean = harmonic_mean(pc, identity)
+        cells = [label, *[f"{fmean(row.pc_by_count[c]):.2f}" for c in counts], f"{pc:.2f}", f"{identity:.3f}",
+                 f"{fmean(psnr):.1f}" if psnr else "-", f"{hmean:.3f}" if hmean is not None else "0",
+                 f"{fmean(row.evaluations):.0f}", f"{fmean(row.seconds):.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=2, help="drawings (each asked 1, 2 and 3 attributes)")
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--seed", type=int, default=0, help="which drawings (identities, jitter)")
+    parser.add_argument("--sweep", action="store_true", help="the cure's knobs instead of the peers")
+    parser.add_argument("--only", action="append", default=[], help="run only the methods whose label holds this text")
+    parser.add_argument("--save", type=Path, help="write inputs, outputs, FD images and masks here")
+    args = parser.parse_args(argv)
+
+    from freecure_edit import CureConfig, FreeCure
+    from freecure_edit.evaluation.methods import UnetCounter, build_method
+    from freecure_edit.evaluation.methods.cure import CureCache, CureMethod
+    from freecure_edit.evaluation.metrics.toy import ToyMetric
+    from freecure_edit.toyworld.assets import model_dir
+
+    started = time.perf_counter()
+    freecure = FreeCure.from_pretrained(str(model_dir("sd")), parser="segformer", parser_model=str(model_dir("parser")),
+                                        device="cpu", detector=None)
+    freecure.pipe.set_progress_bar_config(disable=True)
+    counter = UnetCounter(freecure.pipe.unet)
+    cache = CureCache(freecure)
+    base = CureConfig(steps=args.steps, guidance=args.guidance, detect=False)
+    if args.sweep:
+        chosen = sweep_variants(freecure.pipe.unet)
+        methods = [(label, CureMethod(label, cache, base, overrides)) for label, overrides in chosen]
+    else:
+        methods = [
+            (label, CureMethod(label, cache, base, spec) if isinstance(spec, dict) else
+             build_method(spec, pipe=freecure.pipe, counter=counter, cache=cache, base_config=base,
+                          steps=args.steps, guidance=args.guidance))
+            for label, spec in METHODS
+        ]
+    if args.only:
+        methods = [(label, method) for label, method in methods if any(text in label for text in args.only)]
+    all_cases = cases(args.photos, args.seed)
+    rows = run(methods, all_cases, ToyMetric(), lambda photo, prompt: cache.cure(photo, prompt, base).masks.get("union"),
+               args.save)
+    counter.close()
+    print(f"Toy world, {args.photos} drawings x {len(COMBINATIONS)} prompts ({len(all_cases)} edits per method), "
+          f"{args.steps} steps, guidance {args.guidance}, seed {args.seed}; {time.perf_counter() - started:.0f} s in all.\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
