@@ -38,15 +38,17 @@ def test_the_sam_mask_replaces_the_parser_mask_and_drives_fasa(load_tiny, photo,
     assert "sam" in result.stats.seconds
 
 
-@pytest.mark.parametrize("prompt, kind", [
-    ("a woman wearing a woollen scarf", "spatial"),    # the parser has a label but finds nothing
-    ("a woman with a butterfly tattoo", "abstract"),   # no parser label at all
-    ("a man with a pipe", "abstract"),                 # a word the prompt parser does not know
+@pytest.mark.parametrize("prompt, kind, attributes", [
+    ("a woman wearing a woollen scarf", "spatial", None),    # the parser has a label but finds nothing
+    ("a woman with a butterfly tattoo", "abstract", None),   # no parser label at all
+    # A word the prompt parser does not know is cured only when the user names it (issue 14: words not
+    # about the face are otherwise left in the template).
+    ("a man with a pipe", "abstract", ("pipe",)),
 ])
-def test_a_mask_from_attention_where_the_parser_has_none(load_tiny, photo, sam_everything, prompt, kind):
+def test_a_mask_from_attention_where_the_parser_has_none(load_tiny, photo, sam_everything, prompt, kind, attributes):
     fc = FreeCure(load_tiny("sd", "smooth"), parser=FixedRegionParser({}), sam_checkpoint=str(sam_everything))
 
-    result = fc.cure(photo(64, 64), prompt, CureConfig(steps=STEPS, refine="sam"))
+    result = fc.cure(photo(64, 64), prompt, CureConfig(steps=STEPS, refine="sam", attributes=attributes))
 
     [attribute] = result.attributes
     assert attribute.kind == kind

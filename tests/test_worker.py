@@ -100,8 +100,9 @@ def test_a_base64_image_comes_back_as_base64_with_step_previews(worker, tmp_path
     assert "output" not in reply and files_in(tmp_path) == {"photo.png"}
     assert decoded_image(reply["image_base64"]).size == (64, 48)
     previews = exchange.of_type("preview")
+    # Every phase's steps, once each and under its own name (issue 13: the inversion's too).
     assert [(event["phase"], event["step"]) for event in previews] == [
-        (phase, step) for phase in ("foundation", "fasa") for step in range(1, STEPS + 1)
+        (phase, step) for phase in ("inversion", "foundation", "fasa") for step in range(1, STEPS + 1)
     ]
     assert all(event["id"] == 7 for event in exchange.events)
     assert decoded_image(previews[-1]["png_base64"]).mode == "RGB"
