@@ -138,6 +138,17 @@ def _load_hub_id(model_id: str, dtype_for):
         raise ModelNotFoundError(_missing_hub_model_message(model_id, error)) from None
 
 
+def check_hub_model(model_id: str) -> None:
+    """Raise ModelNotFoundError now when `model_id` can be neither found in the cache nor downloaded;
+    reads only its model_index.json, for callers that load several models one after another."""
+    from diffusers import DiffusionPipeline
+
+    try:
+        DiffusionPipeline.load_config(model_id)
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(_missing_hub_model_message(model_id, error)) from None
+
+
 def _pretrained_kwargs(class_name: str, dtype: torch.dtype) -> dict:
     kwargs = {"torch_dtype": dtype}
     if class_name == "StableDiffusionPipeline":

@@ -100,3 +100,22 @@ def test_method_specs_and_cure_overrides_are_checked_before_anything_loads():
                          ("img2img:strength=2", "strength")]:
         with pytest.raises(ConfigurationError, match=message):
             check_method_specs([bad])
+
+
+@pytest.mark.parametrize("spec", ["ledits", "img2img"])
+def test_the_peers_run_on_sdxl_too_and_leave_its_unet_as_they_found_it(load_tiny, spec):
+    from freecure_edit import FreeCure
+
+    freecure = FreeCure(load_tiny("sdxl", "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
+    counter = UnetCounter(freecure.pipe.unet)
+    method = build_method(spec, pipe=freecure.pipe, counter=counter, cache=CureCache(freecure),
+                          base_config=CureConfig(steps=STEPS, detect=False), steps=STEPS, guidance=7.5)
+    photo = random_photo(64, 64, 8)
+    before = {k: type(v) for k, v in freecure.pipe.unet.attn_processors.items()}
+    try:
+        output = method.run(photo, "a woman with black curly hair, laughing happily", 0)
+    finally:
+        counter.close()
+    assert "XL" in type(method._peer).__name__, "the SDXL peer pipeline, not the SD one"
+    assert output.image.size == photo.size and output.evaluations > 0
+    assert {k: type(v) for k, v in freecure.pipe.unet.attn_processors.items()} == before

@@ -206,3 +206,22 @@ def test_resume_redoes_a_result_made_under_other_settings_and_keeps_one_made_und
     assert again.done(key, same.fingerprint())
     assert not again.done(key, EvalSettings(input=Path("in"), output=Path("out"), steps=30).fingerprint())
     again.close()
+
+
+def test_a_second_model_missing_offline_is_refused_before_anything_loads_or_is_written(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from freecure_edit.evaluation import run_eval
+    from freecure_edit.evaluation.settings import EvalSettings
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    random_photo(64, 64, 3).save(photos / "a.png")
+    output = tmp_path / "out"
+    settings = EvalSettings(input=photos, output=output, prompts=("a woman with red hair",), metrics=("psnr",),
+                            methods=("input",), models=(str(Path(tmp_path / "first-model-folder")), "nobody/no-such-model"))
+    (tmp_path / "first-model-folder").mkdir()
+    with pytest.raises(ModelNotFoundError, match="nobody/no-such-model"):
+        run_eval(settings)
+    assert not output.exists()

@@ -55,6 +55,12 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
     for model in settings.models:
         if _looks_local(model) and not Path(model).expanduser().exists():
             raise ModelNotFoundError(f"model path {model} does not exist")
+    for model in settings.models[1:]:
+        # The first model is loaded before anything is written; the others only when their turn comes.
+        if not _looks_local(model):
+            from freecure_edit.loading import check_hub_model
+
+            check_hub_model(model)
 
     _check_packages(settings)
 
