@@ -64,10 +64,11 @@ def _clip_text_config(hidden_size: int, projection_dim: int | None = None):
     return CLIPTextConfig(**kwargs)
 
 
-def _tiny_vae():
+def _tiny_vae(**overrides):
+    """SD's tiny autoencoder; FLUX's differs only in `overrides` (16 channels, no quant convs, shift)."""
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(
+    settings = dict(
         block_out_channels=(32, 64),
         in_channels=3,
         out_channels=3,
@@ -77,6 +78,7 @@ def _tiny_vae():
         norm_num_groups=32,
         sample_size=64,
     )
+    return AutoencoderKL(**{**settings, **overrides})
 
 
 def _ddim_scheduler():

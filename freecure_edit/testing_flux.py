@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import torch
 
-from freecure_edit.testing import BYTE_VOCAB_SIZE, _byte_characters, _clip_text_config, tiny_clip_tokenizer
+from freecure_edit.testing import (
+    BYTE_VOCAB_SIZE,
+    _byte_characters,
+    _clip_text_config,
+    _tiny_vae,
+    tiny_clip_tokenizer,
+)
 
 TINY_MAX_SEQUENCE_LENGTH = 32
 
@@ -54,22 +60,8 @@ def tiny_flux_transformer(variant: str = "dev", transformer_variant: str = "rand
 
 
 def _tiny_flux_vae():
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(
-        block_out_channels=(32, 64),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=16,
-        norm_num_groups=32,
-        sample_size=64,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
-        shift_factor=0.0609,
-        scaling_factor=1.5035,
-    )
+    return _tiny_vae(latent_channels=16, use_quant_conv=False, use_post_quant_conv=False,
+                     shift_factor=0.0609, scaling_factor=1.5035)
 
 
 def _flow_scheduler(variant: str):
