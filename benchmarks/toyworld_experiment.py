@@ -1,6 +1,6 @@
 """Does the cure cure? The toy world's experiment (issue 12, items 4 and 5), one markdown table per run.
 
-    python benchmarks/toyworld_experiment.py                      # every method, ~5 min on a 2-core CPU
+    python benchmarks/toyworld_experiment.py                      # every method, ~10 min on a 2-core CPU
     python benchmarks/toyworld_experiment.py --photos 4 --steps 20
     python benchmarks/toyworld_experiment.py --sweep              # the cure's knobs, one at a time
     python benchmarks/toyworld_experiment.py --save /tmp/toy-exp  # inputs, FD images, outputs, masks
