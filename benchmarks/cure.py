@@ -12,7 +12,8 @@ in its own process, so each peak is its own. Seconds are also given per phase, t
 passes and the parser's as phases of their own. `--against-ledits` instead times the default cure and
 diffusers' LEDITS++ (the same UNet, the prompt's attributes as edit concepts) at both step counts in
 one process, and prints their evaluations and the ratio of wall times. The face parser is a SegFormer of the real model's shape
-(MiT-b5) with random weights, loaded through the project's loader, so that its cost is real too.
+(MiT-b5) with random weights, loaded through the project's loader, so that its cost is real too; its
+masks are then replaced by the top third of the image (it finds no hair), so that FASA really runs.
 """
 
 from __future__ import annotations
@@ -63,6 +64,23 @@ def random_segformer(folder: Path, tiny: bool) -> Path:
     return folder
 
 
+def hair_on_top_callbacks():
+    """The random parser finds no hair, and an empty mask skips FASA (it would cost 0 photo-pass
+    evaluations): after the parser has run, so its cost counts, each mask becomes the top third of the
+    image, so that the FASA pass is timed as a real cure runs it."""
+    from freecure_edit import CureCallbacks
+
+    def top_third(context):
+        masks = {}
+        for name, mask in context.masks.items():
+            painted = mask * 0
+            painted[: max(1, mask.shape[0] // 3)] = 1
+            masks[name] = painted
+        return masks
+
+    return CureCallbacks(on_masks=top_third)
+
+
 def measure_cure(model: str, overrides: dict, size: int, steps: list[int]) -> dict:
     import PIL.Image
     import skimage.data
@@ -81,7 +99,7 @@ def measure_cure(model: str, overrides: dict, size: int, steps: list[int]) -> di
         fc._inversions.clear()
         config = CureConfig(steps=count, working_size=size, **overrides)
         started = time.perf_counter()
-        result = fc.cure(photo, PROMPT, config)
+        result = fc.cure(photo, PROMPT, config, callbacks=hair_on_top_callbacks())
         runs.append((count, time.perf_counter() - started, result))
     count, wall, result = runs[-1]
     stats = result.stats
@@ -158,7 +176,7 @@ def measure_against_ledits(model: str, size: int, steps: list[int]) -> list[dict
     for count in steps:
         fc._inversions.clear()
         started = time.perf_counter()
-        result = fc.cure(photo, PROMPT, CureConfig(steps=count, working_size=size))
+        result = fc.cure(photo, PROMPT, CureConfig(steps=count, working_size=size), callbacks=hair_on_top_callbacks())
         cure_wall = time.perf_counter() - started
         counts["rows"] = 0
         started = time.perf_counter()
