@@ -55,8 +55,8 @@ def test_a_cancel_after_the_last_step_cancels_the_request(fc, photo):
 
 
 def test_a_cancel_after_the_last_step_leaves_no_output_file_from_the_worker(fc, photo, tmp_path):
-    from freecure_edit.cli.worker_cure import run_cure_request
-    from freecure_edit.cli.worker_request import cure_request
+    from freecure_edit.worker.cure import run_cure_request
+    from freecure_edit.worker.request import cure_request
     from test_worker_parts import _defaults
 
     source = tmp_path / "in.png"
