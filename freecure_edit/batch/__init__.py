@@ -13,7 +13,7 @@ public names are imported when first used, so that importing a part (names.py) l
 
 - settings.py: BatchSettings, one field per `freecure-edit batch` option;
 - plan.py: the plan (every input, its prompt, settings and output), all refusals before any model loads;
-- dry_run.py: the plan listed, as `--dry-run` prints it;
+- dry_listing.py: dry_run, the plan listed, as `--dry-run` prints it;
 - run.py: run_batch, in one process or in each of several (launch.py starts them with accelerate);
 - item.py: one input cured, its output staged then placed; lines.py: its manifest line;
 - item_parameters.py, resume.py: the parameters hashed per input, and what resume keeps;
@@ -31,9 +31,10 @@ public names are imported when first used, so that importing a part (names.py) l
 - names.py: file names that are not valid UTF-8, shown readably and kept exactly in the manifest.
 """
 
+# No public name may be a module's name: importing the module would replace it in this namespace.
 _PUBLIC = {
     "BatchSettings": "settings", "BatchPlan": "plan", "BatchItem": "plan", "plan_batch": "plan",
-    "NoPromptError": "plan", "dry_run": "dry_run", "run_batch": "run", "BatchReport": "outcome",
+    "NoPromptError": "plan", "dry_run": "dry_listing", "run_batch": "run", "BatchReport": "outcome",
     "BatchEvent": "events", "StopControl": "stopping", "BatchStopped": "stopping", "launch_batch": "launch",
     "launched": "launch",
 }
