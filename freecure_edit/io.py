@@ -25,6 +25,14 @@ from freecure_edit.imageio import (
     save_image,
 )
 
+
+
+def pixel_limit(max_pixels: int | None) -> int | None:
+    """The limit load_image takes from a setting as the command line has it: None for the default, 0 for
+    no limit."""
+    return DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "OUTPUT_FORMATS",
@@ -34,6 +42,7 @@ __all__ = [
     "default_output_path",
     "load_image",
     "output_format_for",
+    "pixel_limit",
     "read_parameters",
     "save_image",
 ]

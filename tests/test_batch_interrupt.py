@@ -12,7 +12,7 @@ from batch_fixtures import (
     HAIR, batch_args, manifest, mtimes, photo_folder, shard_lines, start_batch, tree, wait_for_shard_lines,
 )
 from cli_fixtures import cli_models, run_cli  # noqa: F401
-from freecure_edit.cli.batch_lines import ABANDONED
+from freecure_edit.batch.lines import ABANDONED
 
 NAMES = [f"p{index}.png" for index in range(4)]
 

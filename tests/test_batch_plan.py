@@ -14,10 +14,10 @@ from freecure_edit.batch.layout import plan_outputs
 from freecure_edit.batch.manifest import ShardWriter, collect, merge_shards, read_lines
 from freecure_edit.batch.selection import select_inputs
 from freecure_edit.cli.app import cli
-from freecure_edit.cli.batch_launch import command_line
-from freecure_edit.cli.batch_overrides import read_overrides
-from freecure_edit.cli.batch_plan import build_plan
-from freecure_edit.cli.batch_report import batch_exit_code
+from freecure_edit.cli.batch.relaunch import command_line
+from freecure_edit.overrides import read_overrides
+from freecure_edit.cli.batch.command import build_plan
+from freecure_edit.batch.outcome import batch_exit_code
 from freecure_edit.cli.config_options import explicitly_given
 from freecure_edit.errors import ConfigurationError
 

@@ -153,7 +153,7 @@ def _raising(error):
 ], ids=["bug", "cuda-oom", "cpu-oom", "identity", "ctrl-c"])
 def test_other_failures_map_to_their_exit_codes(tmp_path, monkeypatch, make_error, code, message):
     photo = write_photo(tmp_path / "photo.png")
-    monkeypatch.setattr("freecure_edit.cli.fix_run.apply_presets", _raising(make_error()))
+    monkeypatch.setattr("freecure_edit.cli.fix.run.apply_presets", _raising(make_error()))
 
     result = run_cli(["fix", photo, "--prompt", HAIR])
 

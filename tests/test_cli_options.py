@@ -16,7 +16,7 @@ from freecure_edit.cli.model_options import (
     DTYPE_CHOICES,
     PARSER_CHOICES,
 )
-from freecure_edit.cli.presets import apply_presets
+from freecure_edit.presets import apply_presets
 from freecure_edit.config import DRAFT, CureConfig
 
 # A value for every field, different from its default, as typed on the command line and as expected.
@@ -114,3 +114,12 @@ def test_the_cpu_uses_fewer_steps_and_says_so_unless_steps_were_given():
     assert chosen["steps"] == 50 and notes == []
     on_gpu, notes = apply_presets(defaults, set(), draft=False, device_type="cuda")
     assert on_gpu == defaults and notes == []
+
+
+def test_the_presets_name_their_fields_by_the_command_line_flags():
+    # The library's notes say "--steps 20": the options the preset sets must be spelt as the CLI spells them.
+    from freecure_edit.presets import DRAFT_HELP, _flag
+
+    for field_name in DRAFT:
+        assert _flag(field_name) == CONFIG_OPTIONS[field_name].flag.split("/")[0]
+        assert _flag(field_name) in DRAFT_HELP

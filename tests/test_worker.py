@@ -15,7 +15,7 @@ import PIL.Image
 import pytest
 
 from cli_fixtures import STEPS, cli_models, write_photo  # noqa: F401
-from freecure_edit.cli.worker_protocol import PROTOCOL_VERSION
+from freecure_edit.worker.protocol import PROTOCOL_VERSION
 from freecure_edit.io import read_parameters
 from worker_fixtures import WorkerPool, decoded_image, encoded, files_in, parse_line
 

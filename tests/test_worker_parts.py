@@ -14,11 +14,11 @@ import PIL.Image
 import pytest
 
 from freecure_edit.cli.config_options import config_defaults
-from freecure_edit.cli.model_options import ModelChoice
+from freecure_edit.model_choice import ModelChoice
 from freecure_edit.service.images import load_painted_mask
-from freecure_edit.cli.worker_options import MODEL_OPTIONS, RequestOptions, read_request_options
-from freecure_edit.cli.worker_request import cure_request
-from freecure_edit.cli.worker_settings import WorkerDefaults
+from freecure_edit.worker.options import MODEL_OPTIONS, RequestOptions, read_request_options
+from freecure_edit.worker.request import cure_request
+from freecure_edit.worker.settings import WorkerDefaults
 from freecure_edit.config import DRAFT
 from freecure_edit.errors import ConfigurationError, InputImageError
 
@@ -158,7 +158,7 @@ def test_the_worker_help_imports_no_heavy_library():
     (b'{"id": "cut \xe9', None),
 ])
 def test_a_line_with_invalid_utf8_keeps_the_id_it_still_lets_us_read(line, expected_id):
-    from freecure_edit.cli.worker_protocol import BadRequestLine, read_message
+    from freecure_edit.worker.protocol import BadRequestLine, read_message
 
     with pytest.raises(BadRequestLine, match="not UTF-8 text") as refused:
         read_message(line)

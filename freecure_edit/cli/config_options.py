@@ -6,12 +6,13 @@ repeated here: CureConfig validates its values and its ConfigurationError exits 
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from freecure_edit.config import APG_MODES, INVERSIONS, METHODS, REFINERS, CureConfig
+from freecure_edit.config import APG_MODES, INVERSIONS, METHODS, REFINERS
+from freecure_edit.presets import config_defaults
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,6 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
     "identity_retry_factor": ConfigOption("--identity-retry-factor", "Each retry multiplies the strength by this.",
                                           float),
 }
-
-
-def config_defaults() -> dict[str, Any]:
-    return {f.name: f.default for f in fields(CureConfig) if f.default is not MISSING}
 
 
 def option_name(field_name: str) -> str:

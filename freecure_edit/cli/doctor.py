@@ -67,30 +67,6 @@ def text_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def doctor_report(hub_offline: bool) -> dict:
-    from freecure_edit import __version__
-    from freecure_edit.cli.doctor_models import LICENCES, model_report
-    from freecure_edit.cli.doctor_system import system_report
-    from freecure_edit.cli.locations import freecure_home, hub_cache_dir, sam_search_dirs
-    from freecure_edit.faces.packs import default_root
-
-    models = model_report()
-    missing = [model for model in models if model.status != "cached"]
-    missing_for_fix = [model for model in missing if model.needed_by_fix]
-    return {
-        "version": __version__,
-        "system": system_report(),
-        "caches": {"huggingface": str(hub_cache_dir()), "insightface": str(default_root()),
-                   "freecure_edit": str(freecure_home()), "sam_search": [str(p) for p in sam_search_dirs()]},
-        "models": [model.to_dict() for model in models],
-        "missing": [model.name for model in missing],
-        "fix_would_download": [model.source for model in missing_for_fix if model.downloads_automatically],
-        "fix_needs_by_hand": [model.name for model in missing_for_fix if not model.downloads_automatically],
-        "hub_offline": hub_offline,
-        "licences": [list(pair) for pair in LICENCES],
-    }
-
-
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -101,5 +77,7 @@ def doctor(as_json: bool, debug: bool) -> None:
         hub_offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in _OFFLINE_VALUES
         # Nothing below asks the network, and nothing imported meanwhile should either.
         os.environ["HF_HUB_OFFLINE"] = "1"
+        from freecure_edit.doctor import doctor_report
+
         report = doctor_report(hub_offline)
         click.echo(json.dumps(report, ensure_ascii=False) if as_json else text_report(report))

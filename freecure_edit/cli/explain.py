@@ -1,8 +1,5 @@
-"""`freecure-edit explain --prompt TEXT`: how a prompt is read, without loading any model.
-
-Spatial attributes (a region the face parser can find: hair, eyes, glasses...) are cured by FASA inside
-their mask; abstract ones (expressions, and words the parser does not know) by APG over the face.
-"""
+"""`freecure-edit explain --prompt TEXT`: how a prompt is read (freecure_edit/explain.py), without
+loading any model."""
 
 from __future__ import annotations
 
@@ -11,39 +8,6 @@ import json
 import click
 
 from freecure_edit.cli.failures import reported_errors
-
-ROUTES = {"spatial": "FASA", "abstract": "APG"}
-
-
-def attribute_report(attribute) -> dict:
-    return {
-        "text": attribute.text,
-        "name": attribute.name,
-        "kind": attribute.kind,
-        "labels": list(attribute.labels),
-        "remove": attribute.remove,
-        "known": attribute.known,
-        "span": list(attribute.span) if attribute.span is not None else None,
-        "route": ROUTES[attribute.kind],
-    }
-
-
-def prompt_report(parsed) -> dict:
-    attributes = [attribute_report(attribute) for attribute in parsed.attributes]
-    return {
-        "prompt": parsed.prompt,
-        "source": parsed.source if parsed.source is not None else parsed.prompt,
-        "template": parsed.template,
-        "negative_prompt": parsed.negative_prompt,
-        "attributes": attributes,
-        "fasa": [a["name"] for a in attributes if a["route"] == "FASA"],
-        "apg": [a["name"] for a in attributes if a["route"] == "APG"],
-        "not_face": list(parsed.off_face),
-        "past_limit": [attribute_report(attribute) for attribute in parsed.past_limit],
-        "weights": [[words, weight] for words, weight in parsed.weights],
-        "dropped_tags": list(parsed.dropped_tags),
-        "notes": list(parsed.notes),
-    }
 
 
 def _attribute_line(attribute: dict) -> str:
@@ -85,8 +49,7 @@ def text_report(report: dict) -> str:
 def explain(prompt: str, template: str | None, attributes: tuple[str, ...], as_json: bool, debug: bool) -> None:
     """Show the template and the attributes PROMPT names: kind, parser labels, removal, FASA or APG."""
     with reported_errors(debug):
-        from freecure_edit.prompts import parse_prompt
+        from freecure_edit.explain import explain_prompt
 
-        parsed = parse_prompt(prompt, template=template, attributes=list(attributes) or None)
-        report = prompt_report(parsed)
+        report = explain_prompt(prompt, template=template, attributes=list(attributes))
         click.echo(json.dumps(report, ensure_ascii=False) if as_json else text_report(report))

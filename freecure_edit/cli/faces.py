@@ -17,22 +17,6 @@ from freecure_edit.cli.messages import warn
 from freecure_edit.cli.model_options import DEFAULT_FACE_PACK
 
 
-def face_report(face, photo, crop_size: int) -> dict:
-    from freecure_edit.faces import UPSCALE_WARNING, crop_face
-
-    crop = crop_face(photo, face, size=crop_size)
-    return {
-        "index": face.index,
-        "box": [round(value, 1) for value in face.box],
-        "score": round(face.score, 4),
-        "width": round(face.width, 1),
-        "height": round(face.height, 1),
-        "crop_scale": round(crop.scale, 3),
-        "too_small": crop.scale > UPSCALE_WARNING,
-        "warnings": list(crop.warnings),
-    }
-
-
 def _face_line(face: dict) -> str:
     x0, y0, x1, y1 = face["box"]
     line = (f"  {face['index']:>2}  box ({x0:g}, {y0:g}) - ({x1:g}, {y1:g})  {face['width']:g}x{face['height']:g} px  "
@@ -68,10 +52,10 @@ def faces(input_path: Path, face_pack: str, face_root: Path | None, crop_size: i
     with reported_errors(debug):
         quiet_libraries(debug)
         from freecure_edit.faces import load_face_analyzer
-        from freecure_edit.io import DEFAULT_MAX_PIXELS, load_image
+        from freecure_edit.faces.report import face_report
+        from freecure_edit.io import load_image, pixel_limit
 
-        limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
-        loaded = load_image(input_path, max_pixels=limit)
+        loaded = load_image(input_path, max_pixels=pixel_limit(max_pixels))
         for text in loaded.warnings:
             warn(text)
         photo = loaded.rgb

@@ -20,9 +20,3 @@ max_pixels_option = click.option(
          f"[default: {_DEFAULT_MAX_PIXELS_TEXT}]",
 )
 
-
-def pixel_limit(max_pixels: int | None) -> int | None:
-    """The limit load_image takes: the default when the option was not given, None for 0 (no limit)."""
-    from freecure_edit.io import DEFAULT_MAX_PIXELS
-
-    return DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)

@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import click
 
-from freecure_edit.batch.names import readable
+from freecure_edit.failures import one_line
 
 PROGRAM = "freecure-edit"
-
-
-def one_line(text: object) -> str:
-    """`text` on one line, printable whatever file names it holds (see freecure_edit/batch/names.py)."""
-    return " ".join(readable(str(text)).split())
 
 
 def note(text: str) -> None:

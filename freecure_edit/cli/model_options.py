@@ -1,26 +1,16 @@
-"""The options that choose the models and where they run, and loading them into a FreeCure.
-
-Names that live in modules importing torch (the default model, the parsers) are repeated here so that
-`--help` stays light; tests/test_cli_options.py checks that the copies match the library.
-"""
+"""The options that choose the models and where they run; the choosing and loading is the library's
+(freecure_edit/model_choice.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
-from freecure_edit.cli.locations import SAM_CHECKPOINT_NAMES, find_sam_checkpoint, freecure_home
-from freecure_edit.errors import ConfigurationError, ModelNotFoundError
-
-DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-DEFAULT_SEGFORMER_MODEL = "jonathandinu/face-parsing"
-DEFAULT_FACE_PACK = "buffalo_l"
-# The registry's "sam" parser is left out: --refine sam tightens the masks of either of these.
-PARSER_CHOICES = ("segformer", "bisenet")
-DTYPE_CHOICES = ("fp16", "bf16", "fp32")
+from freecure_edit.locations import SAM_CHECKPOINT_NAMES
+from freecure_edit.model_choice import (
+    DEFAULT_FACE_PACK, DEFAULT_MODEL, DEFAULT_SEGFORMER_MODEL, DTYPE_CHOICES, MODEL_DEFAULTS, PARSER_CHOICES,
+)
 
 _OPTIONS = (
     click.option("--model", default=DEFAULT_MODEL, show_default=True,
@@ -58,83 +48,6 @@ def model_options(command):
     return command
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    model: str
-    model_config: Path | None
-    vae: str | None
-    allow_pickle: bool
-    parser: str
-    parser_model: str | None
-    sam_checkpoint: Path | None  # set exactly when SAM refines the masks
-    face_pack: str
-    face_root: Path | None
-    dtype: str | None
-    offload: bool
-
-    def parameters(self, detect: bool) -> dict[str, Any]:
-        """What to store in the output for reproducibility (unset or unused choices left out)."""
-        values = {
-            "model": self.model, "model_config": self.model_config, "vae": self.vae, "parser": self.parser,
-            "parser_model": self.parser_model, "sam_checkpoint": self.sam_checkpoint,
-            "face_pack": self.face_pack if detect else None,
-        }
-        return {key: str(value) for key, value in values.items() if value is not None}
-
-
-def model_choice(params: dict[str, Any], refine: str) -> ModelChoice:
-    """The models the options (and the config's `refine`) ask for; a missing SAM checkpoint is reported
-    now, before anything loads."""
-    checkpoint = params["sam_checkpoint"]
-    if checkpoint is not None and refine != "sam":
-        raise ConfigurationError("--sam-checkpoint is only used with --refine sam")
-    if refine == "sam":
-        checkpoint = _sam_checkpoint(checkpoint)
-    return ModelChoice(
-        model=params["model"], model_config=params["model_config"], vae=params["vae"],
-        allow_pickle=params["allow_pickle"], parser=params["parser"], parser_model=params["parser_model"],
-        sam_checkpoint=checkpoint, face_pack=params["face_pack"], face_root=params["face_root"],
-        dtype=params["dtype"], offload=params["offload"],
-    )
-
-
-def _sam_checkpoint(given: Path | None) -> Path:
-    if given is not None:
-        if not given.expanduser().is_file():
-            raise ModelNotFoundError(f"SAM checkpoint {given} does not exist")
-        return given.expanduser()
-    found = find_sam_checkpoint()
-    if found is None:
-        raise ModelNotFoundError(
-            f"--refine sam needs a segment-anything checkpoint and none was found: download {SAM_CHECKPOINT_NAMES[0]} "
-            f"(https://dl.fbaipublicfiles.com/segment_anything/{SAM_CHECKPOINT_NAMES[0]}) into {freecure_home()} "
-            "or the current folder, or pass --sam-checkpoint PATH"
-        )
-    return found
-
-
-def check_face_pack(choice: ModelChoice) -> None:
-    """Refuse a missing face detector before the diffusion model spends a minute loading."""
-    from freecure_edit.faces.packs import locate_pack
-
-    try:
-        locate_pack(choice.face_pack, choice.face_root)
-    except ModelNotFoundError as error:
-        raise ModelNotFoundError(
-            f"{error} (--face-root), or pass --no-detect to cure the whole image without a face detector"
-        ) from None
-
-
-def load_freecure(choice: ModelChoice, device, *, detect: bool):
-    """The diffusion model, the face parser, SAM when it refines the masks and, with `detect`, the
-    face detector, loaded on `device`."""
-    from freecure_edit.api import FreeCure
-
-    return FreeCure.from_pretrained(
-        choice.model, parser=choice.parser, parser_model=choice.parser_model, device=device, dtype=choice.dtype,
-        offload=choice.offload, model_config=str(choice.model_config) if choice.model_config else None,
-        vae=choice.vae, allow_pickle=choice.allow_pickle,
-        detector=choice.face_pack if detect else None,
-        face_root=str(choice.face_root) if choice.face_root else None,
-        sam_checkpoint=str(choice.sam_checkpoint) if choice.sam_checkpoint else None,
-    )
+def model_values(params: dict) -> dict:
+    """The model settings among a command's parameters."""
+    return {key: params[key] for key in MODEL_DEFAULTS}

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import click
 
-from freecure_edit.cli.config_options import cure_config_options, explicitly_given
+from freecure_edit.cli.config_options import explicitly_given
 from freecure_edit.cli.failures import reported_errors
-from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
-from freecure_edit.cli.model_options import model_options
-from freecure_edit.cli.presets import DRAFT_HELP
+from freecure_edit.cli.session_options import session_options, start_session
 
 LOCALHOST = "127.0.0.1"
 
@@ -21,12 +19,7 @@ LOCALHOST = "127.0.0.1"
 @click.option("--host", default=LOCALHOST, show_default=True,
               help="The address to listen on; anything but 127.0.0.1 lets other machines cure on this one.")
 @click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True)
-@click.option("--draft", is_flag=True, help=DRAFT_HELP)
-@cure_config_options
-@model_options
-@jpeg_quality_option
-@max_pixels_option
-@click.option("--debug", is_flag=True, help="Log tracebacks and the libraries' own messages on stderr.")
+@session_options
 @click.pass_context
 def ui(context: click.Context, host: str, port: int, **params) -> None:
     """Serve a web page to cure photos: drop a photo, type the prompt, check and paint the masks,
@@ -38,12 +31,11 @@ def ui(context: click.Context, host: str, port: int, **params) -> None:
             from freecure_edit.ui import build_app
         except ImportError as missing:
             raise click.UsageError(f"the web page needs {missing.name}: pip install 'freecure-edit[ui]'") from None
-        from freecure_edit.cli.image_options import pixel_limit
         from freecure_edit.cli.messages import note, warn
-        from freecure_edit.cli.worker_options import read_request_options
-        from freecure_edit.cli.worker_session import load_session
+        from freecure_edit.io import pixel_limit
+        from freecure_edit.worker.options import read_request_options
 
-        freecure, defaults, hello = load_session(params, explicitly_given(context))
+        freecure, defaults, hello = start_session(params, explicitly_given(context))
 
         def config_for(options: dict):
             return defaults.config(read_request_options(options, "options"))[0]

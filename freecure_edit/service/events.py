@@ -22,7 +22,7 @@ FINAL_KINDS = (DONE, FAILED, CANCELLED)
 class ServiceEvent:
     """`data` by kind: progress {phase, done, total}; preview {phase, step, total, image (PIL)};
     done {value: what the request's work returned}; failed {error: the exception}; cancelled
-    {while: "queued" or "running"}; note {text}."""
+    {while: "queued" or "running"}; note {text, and listener_error when a listener failed}."""
 
     kind: str
     request_id: Any

@@ -63,6 +63,9 @@ def run_cure_job(freecure, job: CureJob, context: JobContext, photo: LoadedImage
     on_step = _previews(context) if job.previews else None
     result = cancellable_cure(freecure, photo, job.prompt, job.config, cancel=context.cancel,
                               progress=context.progress, callbacks=CureCallbacks(on_step=on_step, on_masks=on_masks))
+    # A cancel that came after the last denoising step (during the paste-back) still cancels: the client
+    # was told its request stops, and it may have moved on already; a result it gave up on is not kept.
+    context.stop_if_cancelled()
     return CureOutcome(result, photo, warnings)
 
 

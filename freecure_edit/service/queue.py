@@ -14,6 +14,7 @@ processors are the loaded ones again, and after a failure it frees what the fail
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 from collections import deque
@@ -24,6 +25,8 @@ from freecure_edit.errors import ConfigurationError
 from freecure_edit.service import events
 from freecure_edit.service.cancel import RequestCancelled
 from freecure_edit.service.events import Listener, ServiceEvent
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -168,7 +171,23 @@ class CureService:
             _release_memory()
 
     def _emit(self, event: ServiceEvent) -> None:
-        self._listener(event)
+        """A listener that fails (a closed pipe, a bug in a front end) loses that event, and only that:
+        the failure is logged and told to the listener as a note, and the request and the service go on.
+        Were it raised here it would end the service's thread and every request queued after it."""
+        try:
+            self._listener(event)
+        except Exception as error:  # noqa: BLE001 - see above
+            logger.error("the listener failed on the %s event of request %r: %s: %s", event.kind,
+                         event.request_id, type(error).__name__, error, exc_info=error)
+            if event.kind == events.NOTE:
+                return  # a listener that cannot take a note would fail again on this one
+            note = ServiceEvent(events.NOTE, event.request_id, {
+                "text": f"a listener failed on the {event.kind} event: {type(error).__name__}: {error}",
+                "listener_error": error})
+            try:
+                self._listener(note)
+            except Exception:  # noqa: BLE001 - logged once above
+                pass
 
 
 def _denoiser(freecure):

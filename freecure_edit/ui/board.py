@@ -14,7 +14,7 @@ from typing import Any
 
 import PIL.Image
 
-from freecure_edit.errors import FreeCureError
+from freecure_edit.failures import describe_failure as failure_text  # the command line's mapping
 from freecure_edit.imageio import LoadedImage
 from freecure_edit.service import events
 from freecure_edit.service.events import ServiceEvent
@@ -66,15 +66,6 @@ def png_bytes(image: PIL.Image.Image) -> bytes:
     profile = image.info.get("icc_profile")
     image.save(buffer, format="PNG", **({"icc_profile": profile} if profile else {}))
     return buffer.getvalue()
-
-
-def failure_text(error: BaseException) -> tuple[int, str]:
-    """The exit code and one line, as the command line would say them."""
-    if isinstance(error, FreeCureError):
-        return error.exit_code, " ".join(str(error).split())
-    if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
-        return 5, f"ran out of memory ({type(error).__name__})"
-    return 1, f"unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
 class Board:

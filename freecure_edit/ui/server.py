@@ -31,10 +31,10 @@ from starlette.routing import Route
 
 from freecure_edit.config import CureConfig
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
+from freecure_edit.explain import explain_prompt as library_explain
 from freecure_edit.imageio import load_image
 from freecure_edit.io import DEFAULT_MAX_PIXELS
 from freecure_edit.overrides import read_overrides
-from freecure_edit.prompts import parse_prompt
 from freecure_edit.service import CureJob, CureService, run_cure_job
 from freecure_edit.service.inspect import photo_faces, prompt_regions
 from freecure_edit.ui.board import Board, failure_text, png_bytes
@@ -149,15 +149,10 @@ def build_app(freecure, *, config_for: ConfigFor = default_config_for, max_pixel
 
 
 def explain_prompt(prompt: str) -> dict[str, Any]:
-    """What the cure will do with `prompt`, as `freecure-edit explain` says it."""
+    """What the cure will do with `prompt`, as `freecure-edit explain --json` says it."""
     if not prompt.strip():
         return {"prompt": prompt, "template": None, "attributes": []}
-    parsed = parse_prompt(prompt)
-    return {"prompt": prompt, "template": parsed.template, "negative_prompt": parsed.negative_prompt,
-            "attributes": [{"text": attribute.text, "name": attribute.name, "kind": attribute.kind,
-                            "labels": list(attribute.labels), "remove": attribute.remove,
-                            "route": "FASA" if attribute.kind == "spatial" else "APG"}
-                           for attribute in parsed.attributes]}
+    return library_explain(prompt)
 
 
 def _painted_mask(value: Any, size: tuple[int, int]) -> np.ndarray | None:

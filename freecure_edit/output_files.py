@@ -1,0 +1,47 @@
+"""Where a cure is written (checked before any model loads) and what the output file stores; shared by
+`fix`, `batch` and the worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from freecure_edit import __version__
+from freecure_edit.config import CureConfig
+from freecure_edit.errors import ConfigurationError
+from freecure_edit.imageio.paths import check_output_path, default_output_path, output_format_for
+from freecure_edit.outputs import check_writable
+
+
+def output_target(input_path: Path, output: Path | None, *, overwrite: bool) -> Path:
+    """The output path (default INPUT-stem.cured.png next to the input), refused now if it cannot be
+    written: an unknown extension, the input itself, an existing file without --overwrite, or a folder
+    where no file can be made (no permission, a read-only file system)."""
+    target = output if output is not None else default_output_path(input_path)
+    output_format_for(target)
+    check_output_path(target, input_path, overwrite=overwrite)
+    check_writable(target.parent, "the output's folder")
+    return target
+
+
+def check_intermediates_folder(folder: Path | None) -> None:
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ConfigurationError(f"--save-intermediates {folder}: is a file, not a folder")
+    check_writable(folder, "--save-intermediates")
+
+
+def stored_parameters(prompt: str, config: CureConfig, models: dict[str, str]) -> dict[str, Any]:
+    """The generation parameters embedded in the output, enough to run the same edit again."""
+    return {"prompt": prompt, "config": config.to_dict(), **models, "freecure_edit_version": __version__}
+
+
+def save_cured(cured, loaded, target: Path, prompt: str, config: CureConfig, models: dict[str, str], *,
+               quality: int, overwrite: bool) -> Path:
+    """Write the cured photo (a PIL image at the input's size) in the input's colour space, with its
+    alpha and metadata, and the parameters that made it. `config` is the one asked for, not a retry's."""
+    from freecure_edit.io import save_image
+
+    return save_image(loaded.restore(cured), target, source=loaded,
+                      parameters=stored_parameters(prompt, config, models), quality=quality, overwrite=overwrite)
