@@ -42,6 +42,7 @@ COMBINATIONS = {
     2: [["hair_colour", "glasses"], ["hair_colour", "hat"], ["glasses", "expression"]],
     3: [["hair_colour", "glasses", "hat"], ["hair_colour", "glasses", "expression"]],
 }
+IDEAL_LABEL = "ideal edit (the world redrawn)"
 # The peers of issue 12 item 4, as evaluation method specs; ("label", spec or cure overrides).
 METHODS = [
     ("input unchanged", "input"),
@@ -111,6 +112,21 @@ class Case:
     drawing: object
     prompt: str
     count: int
+    ideal: object = None  # the same drawing redrawn by the world with the asked attributes
+
+
+class IdealEdit:
+    """The edit a perfect method would make: the world redraws the same person, pose and background with
+    the asked attributes. Its IF is the ceiling of the identity judge for that change (the judge is not
+    perfectly blind to hair, glasses and hats), so the cure's IF is read against it, not against 1."""
+
+    def __init__(self, all_cases):
+        self._ideal = {(id(case.drawing.image), case.prompt): case.ideal for case in all_cases}
+
+    def run(self, photo, prompt, seed):
+        from freecure_edit.evaluation.methods.base import MethodOutput
+
+        return MethodOutput(image=self._ideal[(id(photo), prompt)].image)
 
 
 @dataclass
@@ -135,7 +151,8 @@ def cases(photos: int, seed: int) -> list[Case]:
         for count, combos in COMBINATIONS.items():
             families = combos[k % len(combos)]
             changes = {family: ASKED[family][k % len(ASKED[family])] for family in families}
-            out.append(Case(drawing, prompt_for(spec.with_changes(**changes), families), count))
+            wanted = spec.with_changes(**changes)
+            out.append(Case(drawing, prompt_for(wanted, families), count, draw(wanted, seed * 1000 + k)))
     return out
 
 
@@ -240,9 +257,11 @@ def main(argv=None) -> None:
                           steps=args.steps, guidance=guidance))
             for label, spec in METHODS
         ]
-    if args.only:
-        methods = [(label, method) for label, method in methods if any(text in label for text in args.only)]
     all_cases = cases(args.photos, args.seed)
+    methods.insert(0, (IDEAL_LABEL, IdealEdit(all_cases)))
+    if args.only:
+        methods = [(label, method) for label, method in methods
+                   if label == IDEAL_LABEL or any(text in label for text in args.only)]
     rows = run(methods, all_cases, ToyMetric(), lambda photo, prompt: cache.cure(photo, prompt, base).masks.get("union"),
                args.save)
     counter.close()

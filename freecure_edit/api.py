@@ -20,7 +20,7 @@ import torch
 from freecure_edit.attention import uniform_attention
 from freecure_edit.backbones import backbone_for
 from freecure_edit.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
-from freecure_edit.compose import blend_into
+from freecure_edit.compose import blend_into, paste_feather
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
 from freecure_edit.inversion import invert
@@ -216,7 +216,7 @@ class FreeCure:
         run = self._run(working, parsed, config, clock, hooks, (None, photo.size))
         with clock.phase("paste"):
             paste_mask = _paste_mask(run, config)
-            cured = blend_into(photo, run.image, paste_mask, config.paste_feather_px)
+            cured = blend_into(photo, run.image, paste_mask, paste_feather(config.paste_feather_px, photo.size))
         warnings = list(run.warnings)
         coverage = float(paste_mask.mean())
         if coverage > MASK_COVERAGE_WARNING:
@@ -242,7 +242,8 @@ class FreeCure:
                 crop = crop_face(current, face, size=side, margin=config.face_margin)
             run = self._run(crop.image, parsed, config, clock, hooks, (crop.matrix, photo.size))
             with clock.phase("paste"):
-                current = paste_back(current, run.image, crop, _paste_mask(run, config), config.paste_feather_px)
+                current = paste_back(current, run.image, crop, _paste_mask(run, config),
+                                     paste_feather(config.paste_feather_px, round(crop.size / crop.scale)))
             similarity = None
             if self.face_analyzer.has_recognition:
                 with clock.phase("identity"):

@@ -16,6 +16,21 @@ import torch.nn.functional as F
 STRIP_ROWS = 512
 
 
+# The default paste feather as a share of the pasted region's short side: 8 px at SD 1.5's 512 px, the
+# value used before it scaled. A fixed 8 px on a small image blends the regenerated surroundings into the
+# face: on the toy world's 64 px drawings the red-hair cure kept identity 0.32 at 8 px and 0.85 at 1 px
+# (ideal redrawn edit 0.95), with the hair as red in both (README, "Toy world: the experiment").
+PASTE_FEATHER_SHARE = 1 / 64
+
+
+def paste_feather(configured: float | None, region_size: tuple[int, int] | int) -> float:
+    """The paste-back feather in photo pixels: `configured`, or the share of the region's short side."""
+    if configured is not None:
+        return float(configured)
+    short = region_size if isinstance(region_size, int) else min(region_size)
+    return max(1.0, short * PASTE_FEATHER_SHARE)
+
+
 def feathered_weight(mask: torch.Tensor, feather_px: float) -> torch.Tensor:
     """A (H, W) weight in [0, 1]: 1 on the mask, falling to 0 within `feather_px` outside it."""
     mask = mask.float().clamp(0, 1)

@@ -46,7 +46,8 @@ class CureConfig:
       layout on the photo's. Only the exact front end has corrections; with the others the foundation
       branch runs without them and the result says so in its warnings.
     mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
-    paste_feather_px: the soft edge of the paste-back into the full-resolution photo.
+    paste_feather_px: the soft edge of the paste-back into the full-resolution photo, in photo pixels;
+        None: a 64th of the pasted region's short side (8 px for a 512 px photo or face crop).
     attributes, template: overrides of what the prompt parser finds.
     fd_cache_device: where the foundation branch's keys and values wait ("cpu" saves GPU memory);
       None keeps them on the model's device, except for SDXL on a GPU, where they go to the CPU.
@@ -78,7 +79,7 @@ class CureConfig:
     fd_corrections: bool = True
     mask_dilation_px: int = 0
     mask_feather_px: float = 0.0
-    paste_feather_px: float = 8.0
+    paste_feather_px: float | None = None
     attributes: tuple[str, ...] | None = None
     template: str | None = None
     fd_cache_device: str | None = None
@@ -111,7 +112,7 @@ class CureConfig:
         start, end = self.fasa_steps
         if not 0.0 <= start <= end <= 1.0:
             raise ConfigurationError("fasa_steps must be (start, end) with 0 <= start <= end <= 1")
-        if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or self.paste_feather_px < 0:
+        if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or (self.paste_feather_px or 0) < 0:
             raise ConfigurationError("mask dilation and feather must not be negative")
         if not 0.0 <= self.rofa_start <= 1.0 or not 0.0 <= self.rofa_weight <= 1.0:
             raise ConfigurationError("rofa_start and rofa_weight must be between 0 and 1")

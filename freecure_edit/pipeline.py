@@ -162,7 +162,8 @@ def cure_at_working_size(
         report.check()
 
         # 4 and 5. The photo branch with FASA, and APG by branching off it for the last gamma of steps.
-        # Strength 0 lets no FD key in at all; above 0 it multiplies their weight (omega + log(s m)).
+        # Strength 0 lets no FD key in at all; up to 1 it mixes FASA's attention output with the plain one
+        # (FD's share of the attention times s); above 1 it multiplies FD's key weight (omega + log s).
         cure_mask = masks.union if config.strength > 0 else torch.zeros_like(masks.union)
         plan = photo_pass_plan(config, parsed, isinstance(inversion, ExactInversion),
                                mask_empty=not bool(cure_mask.max() > 0))
@@ -173,8 +174,9 @@ def cure_at_working_size(
                     controller.inject(
                         pd_cond_rows=[_cond_row(backbone, pd_guidance)],
                         mask=cure_mask,
-                        omega=omega + (math.log(config.strength) if config.strength > 0 else 0.0),
+                        omega=omega + math.log(max(config.strength, 1.0)),
                         steps=fasa_steps,
+                        mix=min(config.strength, 1.0),
                     )
                 else:
                     controller.passthrough()

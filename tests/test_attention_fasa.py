@@ -89,3 +89,18 @@ def test_omega_raises_the_share_of_fd_values() -> None:
         shares.append(out.flatten()[0].item())
     assert abs(shares[0] - 1 / 4) < 1e-6
     assert abs(shares[1] - math.exp(1.5) / (3 + math.exp(1.5))) < 1e-6
+
+
+def test_mix_scales_fds_share_of_the_attention_and_keeps_pds_proportions() -> None:
+    # PD keys 0, 1 (weights 1, e), FD key 2 with omega 0 (weight e^2). FD's share at mix 1 is
+    # p = e^2 / (1 + e + e^2); at mix s it must be s p, with PD's keys sharing 1 - s p as 1 : e.
+    query = _column([1.0])
+    bias = fd_key_bias(torch.tensor([1.0], dtype=torch.float64), 0.0)
+    pd_key, fd_key = _column([0.0, 1.0]), _column([2.0])
+    e = math.e
+    p = e**2 / (1 + e + e**2)
+    for mix in (0.0, 0.1, 0.5, 1.0):
+        share_fd = fasa_attention(query, pd_key, _column([0.0, 0.0]), fd_key, _column([1.0]), bias, mix=mix)
+        share_pd0 = fasa_attention(query, pd_key, _column([1.0, 0.0]), fd_key, _column([0.0]), bias, mix=mix)
+        assert abs(share_fd.item() - mix * p) < 1e-12
+        assert abs(share_pd0.item() - (1 - mix * p) / (1 + e)) < 1e-12

@@ -157,9 +157,9 @@ def test_a_one_hot_mask_on_a_non_square_latent_biases_exactly_the_expected_keys(
     seen_biases: list[torch.Tensor] = []
     fasa_attention = controller_module.fasa_attention
 
-    def spy(query, key, value, fd_key, fd_value, fd_bias, slice_size=None):
+    def spy(query, key, value, fd_key, fd_value, fd_bias, slice_size=None, mix=1.0):
         seen_biases.append(fd_bias.clone())
-        return fasa_attention(query, key, value, fd_key, fd_value, fd_bias, slice_size)
+        return fasa_attention(query, key, value, fd_key, fd_value, fd_bias, slice_size, mix)
 
     controller = AttentionController(unet, layers, latent_size=(6, 10))
     latents = torch.randn(1, 4, 6, 10, generator=torch.Generator().manual_seed(0))

@@ -59,13 +59,13 @@ def test_a_mask_changes_the_image_and_only_inside_the_paste_region(cure_with, ph
 
 
 def _paste_support(result, size):
-    from freecure_edit.compose import feathered_weight
+    from freecure_edit.compose import feathered_weight, paste_feather
     import torch.nn.functional as F
 
     width, height = size
     mask = F.interpolate(result.masks["paste"][None, None], size=(height, width), mode="bilinear",
                          align_corners=False)[0, 0]
-    return feathered_weight(mask, result.config.paste_feather_px).numpy() > 0
+    return feathered_weight(mask, paste_feather(result.config.paste_feather_px, size)).numpy() > 0
 
 
 @pytest.mark.parametrize("apg", ["branch", "reinvert"])

@@ -91,3 +91,29 @@ def test_the_face_paste_back_reaches_every_pixel_its_weight_reaches(trial):
     changed = result.any(axis=-1)
     assert changed[reference > 0.01].all()
     assert not changed[reference == 0].any()
+
+
+def test_the_default_paste_feather_follows_the_pasted_regions_size():
+    from freecure_edit.compose import paste_feather
+
+    assert paste_feather(None, (512, 768)) == 8.0  # SD 1.5's size keeps the old fixed 8 px
+    assert paste_feather(None, (64, 64)) == 1.0  # the toy world's drawings
+    assert paste_feather(None, 2048) == 32.0  # a large face crop, in photo pixels
+    assert paste_feather(None, (20, 20)) == 1.0  # never below a pixel
+    assert paste_feather(0.0, (512, 512)) == 0.0 and paste_feather(3.0, 64) == 3.0  # a given value is kept
+
+
+def test_a_whole_image_cure_pastes_with_the_size_scaled_feather(monkeypatch, load_tiny):
+    """The cure hands blend_into the feather for the photo's size, not a fixed 8 px."""
+    import freecure_edit.api as api
+    from freecure_edit import CureConfig, FreeCure
+    from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
+
+    seen = []
+    real = api.blend_into
+    monkeypatch.setattr(api, "blend_into", lambda photo, cured, mask, feather: seen.append(feather) or real(photo, cured, mask, feather))
+    curer = FreeCure(load_tiny("sd", "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
+    photo = PIL.Image.new("RGB", (128, 96), (120, 90, 60))
+    curer.cure(photo, "a man with red hair", CureConfig(steps=2, detect=False))
+    curer.cure(photo, "a man with red hair", CureConfig(steps=2, detect=False, paste_feather_px=5))
+    assert seen == [1.5, 5.0]

@@ -4,14 +4,12 @@ These are the only tests in the suite that judge an edit's quality. They use tra
 world's, committed under freecure_edit/toyworld/weights) and the world's judges. Thresholds were
 measured on these weights (README, "Toy world"), not chosen to pass.
 
-Measured on these weights at 20 steps, 4 dark-haired drawings asked for "red hair". Before the FASA
-layer fix (the last 3 of the 4 up-path layers, the old "last 60%" rule for unknown UNet shapes) the cure
-showed red hair 0/6 while its foundation image showed it 6/6; omega 1, 2, 4, FASA steps, gamma, PD
-guidance 1, APG reinvert, FD corrections off and mask dilation changed nothing (README, "Toy world: the
-experiment"). With the layers at half the latent grid or finer (all four here, as SD 1.x's authors' set is
-in grid terms) the cure carries the red hair, and pays in identity: cosines 0.23-0.85 (mean 0.52) where
-these 4 foundation images score 0.22-0.84 (mean 0.59): here the cure does NOT keep the person better than
-FD (paste feather 8 px on a 64 px image reaches the face; 2 px kept 0.68 on one drawing).
+Measured on these weights (retrained with min-SNR weighting and an EMA; README, "Toy world") at 20
+steps, on 6 dark-haired drawings (these 4 and two more) asked for "red hair": the cure shows red hair 6/6
+as its foundation images do, with identity cosines 0.78-0.93 (mean 0.85) against FD's mean 0.35 and the
+ideal edit's (the world redrawn with red hair) 0.95. That needed the paste feather to follow the image's
+size (a 64th of its short side, 1 px here): at the old fixed 8 px the cosines were -0.20-0.64 (mean 0.32).
+"smiling": 6/6 with cosines >= 0.80. "without glasses": 0/6, see its xfail.
 """
 
 from __future__ import annotations
@@ -24,9 +22,10 @@ from freecure_edit.callbacks import CureCallbacks
 from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
 
 STEPS = 20
-# Identity judge cosine between a drawing and its cure: measured 0.232-0.852 over the 4 red-hair cures at
-# the defaults (same identity, other drawings: mean 0.72; different identities: mean -0.04, 95th pct 0.34).
-IDENTITY_KEPT = 0.2
+# Identity judge cosine between a drawing and its cure: measured 0.78-0.93 over 6 red-hair cures at the
+# defaults (same identity, other drawings: mean 0.73, 5th pct 0.40; different identities: mean -0.04, 95th
+# pct 0.35), so 0.6 is well inside "the same person" and far outside what FD alone keeps (mean 0.35).
+IDENTITY_KEPT = 0.6
 # (identity, dark hair colour, hair style, seed) of the drawings the cures start from.
 SUBJECTS = [(0, "black", "straight", 101), (3, "brown", "curly", 102), (6, "black", "curly", 103), (9, "brown", "straight", 104)]
 
@@ -43,10 +42,10 @@ def toy():
     return cure, load_judges()
 
 
-def _cures(toy, families, changes, base=None, **config):
+def _cures(toy, families, changes, base=None, subjects=SUBJECTS, **config):
     cure, _ = toy
     out = []
-    for identity, colour, style, seed in SUBJECTS:
+    for identity, colour, style, seed in subjects:
         spec = PortraitSpec(identity=identity, hair_colour=colour, hair_style=style, **(base or {}))
         drawing = draw(spec, seed)
         prompt = prompt_for(spec.with_changes(**changes), families)
@@ -73,14 +72,19 @@ def test_the_cure_keeps_the_identity(toy, red_hair_cures):
     assert min(similarities) >= IDENTITY_KEPT, f"identity cosines {np.round(similarities, 3)}"
 
 
+def test_the_cure_keeps_the_identity_better_than_its_foundation_image(toy, red_hair_cures):
+    _, judges = toy
+    cured = [judges.identity_similarity(d.image, r.image) for d, _, r in red_hair_cures]
+    foundation = [judges.identity_similarity(d.image, r.fd_image) for d, _, r in red_hair_cures]
+    assert np.mean(cured) > np.mean(foundation) + 0.2, f"cure {np.round(cured, 3)}, FD {np.round(foundation, 3)}"
+
+
 def test_red_hair_on_dark_hair_is_seen_by_the_judge(toy, red_hair_cures):
     _, judges = toy
     seen = [judges.attributes([r.image])[0]["hair_colour"] for _, _, r in red_hair_cures]
     assert seen.count("red") >= 3, f"hair after the cure: {seen}"
 
 
-@pytest.mark.xfail(strict=True, reason="measured: the toy generator shows a smile in 34% of fresh samples "
-                   "(gate) and the foundation image of 'smiling' showed none in 6 of 6, so APG has nothing to carry")
 def test_smiling_makes_the_judge_see_a_smile(toy):
     _, judges = toy
     seen = [judges.attributes([r.image])[0]["expression"] for _, _, r in _cures(toy, ["expression"], {"expression": "smiling"})]
@@ -88,7 +92,9 @@ def test_smiling_makes_the_judge_see_a_smile(toy):
 
 
 @pytest.mark.xfail(strict=True, reason="measured: for 'without glasses' the foundation image kept the sunglasses in "
-                   "6 of 6 (the model never saw a negation; removals are issue 13) and so did the cure")
+                   "6 of 6, and so did the cure: the toy generator has not learnt glasses (it shows the asked "
+                   "glasses in 49% of fresh samples, the one generator gate that fails), so its negative prompt "
+                   "has nothing to steer away from")
 def test_without_glasses_removes_them(toy):
     _, judges = toy
     cures = _cures(toy, ["glasses"], {"glasses": "none"}, base={"glasses": "sunglasses"})
@@ -107,3 +113,22 @@ def test_an_empty_mask_gives_the_reconstruction_and_leaves_the_drawing_alone(toy
     assert np.array_equal(np.asarray(result.working_image), np.asarray(result.reconstruction))
     assert np.array_equal(np.asarray(result.image), np.asarray(drawing.image))
     assert judges.attributes([result.reconstruction])[0]["hair_colour"] == "black"
+
+
+def test_strength_is_a_dial_in_the_toy_world(toy):
+    """Issue 13 item 1 on trained weights. The change is the working image against the reconstruction (what
+    the dial controls; against the drawing, the autoencoder's round trip inside the mask adds a floor).
+    Measured on 6 drawings: 0.31 / 0.59 / 0.82 / 1 of strength 1's change at 0.1 / 0.25 / 0.5 / 1 with
+    FASA's output mixed by strength; 0.48 at 0.1 with the earlier dial (omega + log strength), which this
+    test's 0.4 rejects. The issue's 0.3 is not quite met: the trained network amplifies a small mix."""
+    changes = []
+    for strength in (0.0, 0.1, 0.25, 0.5, 1.0):
+        results = _cures(toy, ["hair_colour"], {"hair_colour": "red"}, subjects=SUBJECTS[:2], strength=strength)
+        if strength == 0.0:
+            assert all(np.array_equal(np.asarray(r.image), np.asarray(d.image)) for d, _, r in results)
+            changes.append(0.0)
+            continue
+        changes.append(float(np.mean([np.abs(np.asarray(r.working_image, float) - np.asarray(r.reconstruction, float)).mean()
+                                      for _, _, r in results])))
+    assert all(a < b for a, b in zip(changes, changes[1:])), f"changes {np.round(changes, 2)}"
+    assert changes[1] < 0.4 * changes[-1], f"changes {np.round(changes, 2)}"

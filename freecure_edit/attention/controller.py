@@ -60,6 +60,7 @@ class _Injecting:
     mask: torch.Tensor
     omega: float
     steps: set[int] | None
+    mix: float = 1.0
     # FD key bias per token count; None where the mask is empty at that grid, so FASA is skipped exactly.
     biases: dict[int, torch.Tensor | None] = field(default_factory=dict)
 
@@ -134,17 +135,21 @@ class AttentionController:
         mask: torch.Tensor,
         omega: float,
         steps: Iterable[int] | None = None,
+        mix: float = 1.0,
     ) -> None:
         """Start the PD pass with FASA on batch rows `pd_cond_rows` at `steps` (None: every step).
 
         mask: (H, W) in [0, 1] at any resolution, averaged onto each layer's grid (area interpolation);
-        it selects FD's key positions, so 0 hides an FD key and 1 boosts it by e^omega.
+        it selects FD's key positions, so 0 hides an FD key and 1 boosts it by e^omega. mix in [0, 1]:
+        the output is plain attention + mix (FASA - plain attention), the strength dial.
         """
         rows = [int(row) for row in pd_cond_rows]
         if not rows or len(set(rows)) != len(rows):
             raise ValueError(f"pd_cond_rows must name distinct batch rows, got {list(pd_cond_rows)}")
         if not math.isfinite(omega):
             raise ValueError(f"omega must be a finite number, got {omega}")
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"mix must be between 0 and 1, got {mix}")
         recorded = self._cache.steps()
         if not recorded:
             raise RuntimeError("FASA needs FD's keys and values: run the FD pass under record() first")
@@ -152,7 +157,7 @@ class AttentionController:
         missing = sorted((chosen or set()) - recorded)
         if missing:
             raise ValueError(f"FASA asked for steps {missing}, which the FD pass did not record")
-        self._policy = _Injecting(rows, _checked_mask(mask), float(omega), chosen)
+        self._policy = _Injecting(rows, _checked_mask(mask), float(omega), chosen, float(mix))
 
     def cross_attention_maps(self) -> dict[str, torch.Tensor]:
         """(h, w) latent-grid map per attribute given to record(), min-max normalised to [0, 1]."""
@@ -206,7 +211,7 @@ class AttentionController:
         out = torch.empty_like(call.query)
         query, key, value = call.query, call.key, call.value
         out[pd_rows] = fasa_attention(
-            query[pd_rows], key[pd_rows], value[pd_rows], fd_key, fd_value, bias, call.slice_size
+            query[pd_rows], key[pd_rows], value[pd_rows], fd_key, fd_value, bias, call.slice_size, policy.mix
         )
         if other_rows:
             out[other_rows] = plain_attention(

@@ -26,8 +26,14 @@ def fasa_attention(
     fd_value: torch.Tensor,
     fd_bias: torch.Tensor,
     slice_size: int | None = None,
+    mix: float = 1.0,
 ) -> torch.Tensor:
     """Attention of PD queries over PD's and FD's keys, FD's shifted by `fd_bias`.
+
+    mix in [0, 1] is the strength dial: the output is plain + mix (FASA - plain), which is the same as
+    scaling FD's share of each query's attention by mix while PD's own keys share the rest in their plain
+    proportions. A smaller bias could not do that: at omega 0.5 FD's keys took most of the attention even at
+    a tenth of their weight, and a cure at strength 0.1 changed the toy world's drawings 63% as much as at 1.
 
     query, key, value: (rows, heads, positions, head_dim), PD's own; fd_key, fd_value: (1 or rows, heads,
     fd_positions, head_dim); fd_bias: (fd_positions,); slice_size as in `plain_attention`. Returns
@@ -40,4 +46,7 @@ def fasa_attention(
     # One bias row broadcast over rows, heads and queries: a full (rows, heads, queries, keys) mask would
     # cost gigabytes at SD's 64x64 level.
     bias = torch.cat([own_bias, fd_bias.to(device=query.device, dtype=query.dtype)]).view(1, 1, 1, -1)
-    return plain_attention(query, keys, values, bias, slice_size)
+    out = plain_attention(query, keys, values, bias, slice_size)
+    if mix >= 1.0:
+        return out
+    return torch.lerp(plain_attention(query, key, value, None, slice_size), out, mix)

@@ -55,6 +55,7 @@ class _Injecting:
     mask: torch.Tensor
     omega: float
     steps: set[int] | None
+    mix: float = 1.0
     bias: torch.Tensor | None = None
     bias_ready: bool = False
 
@@ -129,12 +130,14 @@ class FluxAttentionController:
             self._policy = None
 
     def inject(self, pd_cond_rows: Sequence[int], mask: torch.Tensor, omega: float,
-               steps: Iterable[int] | None = None) -> None:
+               steps: Iterable[int] | None = None, mix: float = 1.0) -> None:
         rows = [int(row) for row in pd_cond_rows]
         if not rows or len(set(rows)) != len(rows):
             raise ValueError(f"pd_cond_rows must name distinct batch rows, got {list(pd_cond_rows)}")
         if not math.isfinite(omega):
             raise ValueError(f"omega must be a finite number, got {omega}")
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"mix must be between 0 and 1, got {mix}")
         recorded = self._cache.steps()
         if not recorded:
             raise RuntimeError("FASA needs FD's keys and values: run the FD pass under record() first")
@@ -142,7 +145,7 @@ class FluxAttentionController:
         missing = sorted((chosen or set()) - recorded)
         if missing:
             raise ValueError(f"FASA asked for steps {missing}, which the FD pass did not record")
-        self._policy = _Injecting(rows, _checked_mask(mask), float(omega), chosen)
+        self._policy = _Injecting(rows, _checked_mask(mask), float(omega), chosen, float(mix))
 
     def cross_attention_maps(self) -> dict[str, torch.Tensor]:
         return {} if self._maps is None else self._maps.maps()
@@ -218,7 +221,7 @@ class FluxAttentionController:
         fd_key, fd_value = (t[None].transpose(1, 2) for t in cached)
         text_out = F.scaled_dot_product_attention(query[:, :, :text], key, value)
         image_out = torch.cat([
-            fasa_attention(chunk, key, value, fd_key, fd_value, bias)
+            fasa_attention(chunk, key, value, fd_key, fd_value, bias, mix=policy.mix)
             for chunk in query[:, :, text:].split(QUERY_CHUNK, dim=2)
         ], dim=2)
         out = plain_joint_attention(call).clone() if len(rows) < call.query.shape[0] else torch.empty_like(call.query)

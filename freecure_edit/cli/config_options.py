@@ -58,7 +58,8 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
     "mask_feather_px": ConfigOption("--mask-feather-px", "Soften the attribute masks' edges over this many working "
                                     "pixels.", float),
     "paste_feather_px": ConfigOption("--paste-feather-px", "The soft edge of the paste-back into the photo, in "
-                                     "photo pixels.", float),
+                                     "photo pixels.", float,
+                                     none_means="a 64th of the pasted region's short side (8 px at 512 px)"),
     "attributes": ConfigOption("--attribute", "An attribute phrase to cure instead of those the prompt parser "
                                "finds; repeat for several.", str, repeatable=True,
                                none_means="the prompt's attributes"),

@@ -33,8 +33,8 @@ class Settings:
     drawings: int = 3000
     vae_steps: int = 1500
     text_steps: int = 200
-    unet_steps: int = 1200
-    parser_steps: int = 1500
+    unet_steps: int = 2400
+    parser_steps: int = 2000
     judge_steps: int = 2000
 
 
@@ -107,7 +107,10 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     _log(f"{len(data)} drawings in {seconds['drawings']:.1f} s")
 
     start = time.perf_counter()
+    # Alone on the CPU until the second process starts, so the autoencoder gets both processes' threads.
+    torch.set_num_threads(2 * threads)
     vae, latents = train_vae(data, settings.vae_steps, SEEDS["vae"], log=_log)
+    torch.set_num_threads(threads)
     seconds["vae"] = time.perf_counter() - start
 
     # The parser and the judges see drawings and their reconstructions: the cure shows them decoded images.
@@ -119,9 +122,15 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     child = context.Process(target=_parser_and_judges, args=(str(work), str(out), asdict(settings), threads))
     child.start()
 
+    def take_threads_when_second_process_ends():
+        if not child.is_alive() and torch.get_num_threads() < 2 * threads:
+            torch.set_num_threads(2 * threads)
+            _log(f"parser and judges done: the UNet now trains on {2 * threads} threads")
+
     start = time.perf_counter()
     unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
-                                                latents=latents, text_steps=settings.text_steps)
+                                                latents=latents, text_steps=settings.text_steps,
+                                                every_25_steps=take_threads_when_second_process_ends)
     save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     child.join()
