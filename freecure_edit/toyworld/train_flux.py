@@ -31,7 +31,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -222,6 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sd", type=Path, default=model_dir("sd"),
                         help="the toy SD folder whose autoencoder and CLIP it uses  [default: the committed one]")
     parser.add_argument("--quick", action="store_true", help="a handful of steps: proves the command runs")
+    parser.add_argument("--steps", type=int, help=f"training steps  [default: {FluxSettings.steps}]")
     # One thread: on the shared 2-core machine two threads spent most of their time waiting on each other
     # (about 10 s a step against 0.6 s with one).
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -242,7 +243,10 @@ def main(argv=None) -> int:
         shutil.rmtree(staging)
     command = "python -m freecure_edit.toyworld.train_flux " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
-        manifest = train_flux(staging, Path(args.sd), QUICK if args.quick else FluxSettings(), command=command)
+        settings = QUICK if args.quick else FluxSettings()
+        if args.steps is not None:
+            settings = replace(settings, steps=args.steps)
+        manifest = train_flux(staging, Path(args.sd), settings, command=command)
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         print("interrupted", file=sys.stderr)
