@@ -4,6 +4,7 @@
     python benchmarks/toyworld_experiment.py --photos 4 --steps 20
     python benchmarks/toyworld_experiment.py --sweep              # the cure's knobs, one at a time
     python benchmarks/toyworld_experiment.py --save /tmp/toy-exp  # inputs, FD images, outputs, masks
+    python benchmarks/toyworld_experiment.py --flux               # the toy FLUX: FASA blocks x omega
 
 The world is drawn first: portraits that LACK what is asked (dark hair, no glasses, a neutral face, no
 hat), asked for one, two and three attributes (red or blonde hair, round glasses, a hat, a smile), as
@@ -55,6 +56,25 @@ METHODS = [
     ("LEDITS++", "ledits"),
     ("img2img 0.5", "img2img"),
 ]
+
+
+def flux_variants(transformer) -> list[tuple[str, object]]:
+    """The toy FLUX's table (issue 16, items 4 and 8): input, FD alone, and the cure with FASA in the
+    double-stream blocks, the second half of the single-stream blocks (the provisional default), or
+    all blocks, each at omega 1 and 3."""
+    from freecure_edit.attention.flux_layers import DOUBLE_PREFIX, SINGLE_PREFIX, flux_attention_layers
+
+    every = flux_attention_layers(transformer)
+    double = tuple(name for name in every if name.startswith(DOUBLE_PREFIX))
+    single = [name for name in every if name.startswith(SINGLE_PREFIX)]
+    late_single = tuple(single[len(single) // 2:])
+    chosen: list[tuple[str, object]] = [("input unchanged", "input"), ("FD alone", "fd")]
+    for label, layers in ((f"double-stream ({len(double)})", double),
+                          (f"late single-stream ({len(late_single)} of {len(single)})", late_single),
+                          (f"all blocks ({len(every)})", tuple(every))):
+        for omega in (1.0, 3.0):
+            chosen.append((f"cure, {label}, omega {omega:g}", {"fasa_layers": layers, "omega": omega}))
+    return chosen
 
 
 def sweep_variants(unet) -> list[tuple[str, dict]]:
@@ -196,7 +216,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=2, help="drawings (each asked 1, 2 and 3 attributes)")
     parser.add_argument("--steps", type=int, default=15)
-    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--guidance", type=float, help="[default: the model's own: 7.5 on the toy SD, 3.5 on FLUX]")
+    parser.add_argument("--flux", nargs="?", const="", metavar="DIR",
+                        help="the toy FLUX (the committed one, or DIR) instead of the toy SD: FASA blocks x omega")
     parser.add_argument("--seed", type=int, default=0, help="which drawings (identities, jitter)")
     parser.add_argument("--sweep", action="store_true", help="the cure's knobs instead of the peers")
     parser.add_argument("--only", action="append", default=[], help="run only the methods whose label holds this text")
@@ -210,20 +232,29 @@ def main(argv=None) -> None:
     from freecure_edit.toyworld.assets import model_dir
 
     started = time.perf_counter()
-    freecure = FreeCure.from_pretrained(str(model_dir("sd")), parser="segformer", parser_model=str(model_dir("parser")),
+    model = str(model_dir("sd")) if args.flux is None else (args.flux or str(model_dir("flux")))
+    freecure = FreeCure.from_pretrained(model, parser="segformer", parser_model=str(model_dir("parser")),
                                         device="cpu", detector=None)
     freecure.pipe.set_progress_bar_config(disable=True)
-    counter = UnetCounter(freecure.pipe.unet)
+    counter = UnetCounter(freecure.backbone.attention_model)
     cache = CureCache(freecure)
-    base = CureConfig(steps=args.steps, guidance=args.guidance, detect=False)
-    if args.sweep:
+    # The drawings are 64 px: FluxPipeline's native size would be 512 px on the toy's autoencoder.
+    base = CureConfig(steps=args.steps, guidance=args.guidance, detect=False,
+                      working_size=64 if args.flux is not None else None)
+    guidance = freecure.resolve_config(base).guidance
+    if args.flux is not None:
+        methods = [(label, CureMethod(label, cache, base, spec) if isinstance(spec, dict) else
+                    build_method(spec, pipe=freecure.pipe, counter=counter, cache=cache, base_config=base,
+                                 steps=args.steps, guidance=guidance, backbone=freecure.backbone))
+                   for label, spec in flux_variants(freecure.pipe.transformer)]
+    elif args.sweep:
         chosen = sweep_variants(freecure.pipe.unet)
         methods = [(label, CureMethod(label, cache, base, overrides)) for label, overrides in chosen]
     else:
         methods = [
             (label, CureMethod(label, cache, base, spec) if isinstance(spec, dict) else
              build_method(spec, pipe=freecure.pipe, counter=counter, cache=cache, base_config=base,
-                          steps=args.steps, guidance=args.guidance))
+                          steps=args.steps, guidance=guidance))
             for label, spec in METHODS
         ]
     all_cases = cases(args.photos, args.seed)
@@ -234,8 +265,9 @@ def main(argv=None) -> None:
     rows = run(methods, all_cases, ToyMetric(), lambda photo, prompt: cache.cure(photo, prompt, base).masks.get("union"),
                args.save)
     counter.close()
-    print(f"Toy world, {args.photos} drawings x {len(COMBINATIONS)} prompts ({len(all_cases)} edits per method), "
-          f"{args.steps} steps, guidance {args.guidance}, seed {args.seed}; {time.perf_counter() - started:.0f} s in all.\n")
+    print(f"Toy world ({freecure.backbone.model_defaults.name}-like toy), {args.photos} drawings x {len(COMBINATIONS)} "
+          f"prompts ({len(all_cases)} edits per method), {args.steps} steps, guidance {guidance:g}, seed {args.seed}; "
+          f"{time.perf_counter() - started:.0f} s in all.\n")
     print(table(rows))
 
 

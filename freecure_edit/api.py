@@ -113,10 +113,20 @@ class FreeCure:
         when the caller detected them already; the cure then does not detect them again.
         """
         check_cancel_hook(cancel)
-        result = self._cure(image, prompt, config or CureConfig(), progress, callbacks, cancel, faces)
+        asked = config or CureConfig()
+        result = self._cure(image, prompt, self.resolve_config(asked), progress, callbacks, cancel, faces)
+        result.model_defaults = {"model": self.backbone.model_defaults.name, "used": asked.from_model()}
+        if asked.guidance is not None and not self.backbone.model_defaults.guidance_used:
+            result.warnings.append(f"{self.backbone.model_defaults.name} has no guidance input: guidance "
+                                   f"{asked.guidance:g} is ignored")
         if callbacks is not None and callbacks.on_result is not None:
             callbacks.on_result(result)
         return result
+
+    def resolve_config(self, config: CureConfig | None = None) -> CureConfig:
+        """`config` with the settings it leaves to the model (steps, guidance; None) filled in with this
+        model's own (`backbone.model_defaults`: SD's 50 steps at 7.5, FLUX.1-dev's 28 at 3.5...)."""
+        return (config or CureConfig()).with_model_defaults(self.backbone.model_defaults)
 
     def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks, cancel,
               detected=None) -> CureResult:

@@ -18,7 +18,15 @@ class CureConfig:
 
     method: "fasa" (the final paper's foundation-aware self-attention) or "rofa" (the first version's
       SAME masks and noise blending).
-    steps, guidance: sampling steps, and the foundation branch's classifier-free guidance.
+    steps, guidance: sampling steps, and the foundation branch's classifier-free guidance (FLUX: its
+      distilled guidance embedding). None is the model's own setting (`ModelDefaults`): 50 steps and
+      7.5 on SD 1.x and SDXL, 28 and 3.5 on FLUX.1-dev, 4 steps on FLUX.1-schnell (no guidance input).
+    draft_steps: the most steps a model's default may give (the draft preset, and the CLI on the CPU);
+      steps the user sets are taken as they are.
+    true_cfg: FLUX only: true classifier-free guidance of the foundation branch against its negative
+      prompt, the way a removal ("without glasses") is said, as FluxPipeline's `true_cfg_scale`. It
+      costs one more evaluation per foundation step; 1 turns it off (the removal then does nothing).
+      None is the model's (2.0 on FLUX); SD and SDXL use `guidance` for this and ignore it.
     pd_guidance: guidance of the photo branch; None follows `guidance` (the authors run both branches
       with CFG), 1.0 is cheaper (5N instead of 7N evaluations) but FASA is weaker per unit of omega.
     omega: FASA's logit boost of the foundation keys inside the mask; None is the authors' (0.5 on SD
@@ -58,8 +66,8 @@ class CureConfig:
     """
 
     method: str = "fasa"
-    steps: int = 50
-    guidance: float = 7.5
+    steps: int | None = None
+    guidance: float | None = None
     pd_guidance: float | None = None
     omega: float | None = None
     strength: float = 1.0
@@ -85,15 +93,17 @@ class CureConfig:
     min_identity: float | None = None
     identity_retries: int = 2
     identity_retry_factor: float = 0.5
+    draft_steps: int | None = None
+    true_cfg: float | None = None
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
         _check_choice("apg", self.apg, APG_MODES)
         _check_choice("inversion", self.inversion, INVERSIONS)
         _check_choice("refine", self.refine, REFINERS)
-        if self.steps < 1:
+        if (self.steps is not None and self.steps < 1) or (self.draft_steps is not None and self.draft_steps < 1):
             raise ConfigurationError("steps must be at least 1")
-        if self.guidance < 1.0 or (self.pd_guidance is not None and self.pd_guidance < 1.0):
+        if any(value is not None and value < 1.0 for value in (self.guidance, self.pd_guidance, self.true_cfg)):
             raise ConfigurationError("guidance must be at least 1")
         if self.strength < 0:
             raise ConfigurationError("strength must not be negative")
@@ -128,8 +138,26 @@ class CureConfig:
             ) from None
 
     @property
-    def photo_guidance(self) -> float:
+    def photo_guidance(self) -> float | None:
         return self.guidance if self.pd_guidance is None else self.pd_guidance
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the model's defaults are filled in (`with_model_defaults`)."""
+        return self.steps is not None and self.guidance is not None
+
+    def with_model_defaults(self, defaults: "ModelDefaults") -> "CureConfig":
+        """This config with the settings left to the model (None) taken from `defaults`."""
+        steps = self.steps
+        if steps is None:
+            steps = defaults.steps if self.draft_steps is None else min(defaults.steps, self.draft_steps)
+        guidance = defaults.guidance if self.guidance is None else self.guidance
+        true_cfg = defaults.true_cfg if self.true_cfg is None else self.true_cfg
+        return replace(self, steps=steps, guidance=guidance, true_cfg=true_cfg)
+
+    def from_model(self) -> list[str]:
+        """The settings that `with_model_defaults` fills in."""
+        return [name for name in MODEL_SETTINGS if getattr(self, name) is None]
 
     def with_changes(self, **changes) -> "CureConfig":
         return replace(self, **changes)
@@ -155,6 +183,37 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 DRAFT = {"steps": 20}
+
+# The settings whose default depends on the model (None in a CureConfig until a model fills them in).
+MODEL_SETTINGS = ("steps", "guidance", "true_cfg")
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """A model family's own sampling settings, used where the user gave none.
+
+    name: what the settings belong to, for messages. guidance_used: False for a model with no guidance
+    input at all (FLUX.1-schnell), where `guidance` is a placeholder. true_cfg: None where the model
+    guides with classifier-free guidance anyway (SD, SDXL)."""
+
+    name: str
+    steps: int
+    guidance: float
+    guidance_used: bool = True
+    true_cfg: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+STABLE_DIFFUSION_DEFAULTS = ModelDefaults("Stable Diffusion 1.x", steps=50, guidance=7.5)
+SDXL_DEFAULTS = ModelDefaults("SDXL", steps=50, guidance=7.5)
+# diffusers' FluxPipeline settings for the two models: dev 28 steps at guidance 3.5; schnell, timestep
+# distilled, 4 steps and no guidance input (FluxPipeline's docs pass guidance_scale=0, which it ignores).
+# true_cfg 2.0 for removals is a choice, not a measurement: strong enough to steer, where larger scales
+# on a guidance-distilled model tend to over-saturate.
+FLUX_DEV_DEFAULTS = ModelDefaults("FLUX.1-dev", steps=28, guidance=3.5, true_cfg=2.0)
+FLUX_SCHNELL_DEFAULTS = ModelDefaults("FLUX.1-schnell", steps=4, guidance=1.0, guidance_used=False, true_cfg=2.0)
 
 
 @dataclass

@@ -4,7 +4,7 @@ The cost model, for N steps, with rows(g) = 2 under classifier-free guidance g !
 g_pd the photo branch's guidance and g_fd the foundation branch's:
 - inversion: exact (N + 1) rows(g_pd); ddim N rows(g_pd); negative-prompt N; null-text N + N (2 + k),
   k <= 10 optimisation iterations per step, each also a backward pass;
-- foundation: N rows(g_fd);
+- foundation: N rows(g_fd); on FLUX one row, or two with a removal under true_cfg > 1;
 - fasa (or rofa, the same pass with another name): N rows(g_pd);
 - apg, only with --apg reinvert and an abstract attribute in the prompt: A + A rows(g_fd), where
   A = round(min(1, gamma * strength) N) (a guidance-1 DDIM re-inversion, then A guided steps).
@@ -84,6 +84,8 @@ def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 
         return Estimate({})
     n = config.steps
     photo, foundation = (_rows(config.photo_guidance), _rows(config.guidance)) if guidance_rows else (1, 1)
+    if not guidance_rows and parsed.removals and (config.true_cfg or 1.0) > 1.0:
+        foundation = 2  # true CFG against the removal's negative prompt
     backward_passes = 0
     if config.inversion == "exact":
         inversion = (n + 1) * photo

@@ -46,3 +46,15 @@ def explain_prompt(prompt: str, *, template: str | None = None, attributes: list
     from freecure_edit.prompts import parse_prompt
 
     return prompt_report(parse_prompt(prompt, template=template, attributes=attributes or None))
+
+
+def settings_report(model: str, model_config: str | None, steps: int | None, guidance: float | None) -> dict:
+    """The sampling settings a cure with `model` would use: the user's, or else the model's own."""
+    from freecure_edit.config import CureConfig
+    from freecure_edit.model_family import model_defaults_for
+
+    defaults = model_defaults_for(model, model_config)
+    asked = CureConfig(steps=steps, guidance=guidance)
+    used = asked.with_model_defaults(defaults)
+    return {"model": model, "family": defaults.name, "steps": used.steps, "guidance": used.guidance,
+            "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": asked.from_model()}

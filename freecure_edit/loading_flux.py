@@ -1,7 +1,7 @@
 """A FLUX.1 transformer from one `.safetensors` file, with the rest of the pipeline from a config source.
 
 FLUX fine-tunes and the original release ship the transformer alone, either in Black Forest Labs'
-layout (`double_blocks.N.img_attn.qkv...`, converted by diffusers) or already in diffusers' layout
+layout (`double_blocks.N.img_attn.qkv...`, converted by loading_flux_bfl.py at any width) or already in diffusers' layout
 (`transformer_blocks.N.attn.to_q...`, read as is). The text encoders, tokenizers, autoencoder and
 scheduler come from `config`: a local diffusers FLUX folder (offline) or a Hub id in the local cache.
 Without one, the FLUX.1 repository matching the file is used: dev when the file has a guidance
@@ -47,9 +47,10 @@ def load_flux_transformer_file(path: Path, config, dtype: torch.dtype):
     else:
         source_text = FLUX_DEV if _has_guidance_embedding(path) else FLUX_SCHNELL
         local_only = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+    weights = _bfl_converted(path)
     try:
         transformer = FluxTransformer2DModel.from_single_file(
-            str(path), config=source_text, subfolder="transformer", torch_dtype=dtype, local_files_only=local_only
+            weights if weights is not None else str(path), config=source_text, subfolder="transformer", torch_dtype=dtype, local_files_only=local_only
         )
         return FluxPipeline.from_pretrained(
             source_text, transformer=transformer, torch_dtype=dtype, local_files_only=local_only
@@ -59,3 +60,21 @@ def load_flux_transformer_file(path: Path, config, dtype: torch.dtype):
             f"{path.name} is a FLUX transformer alone; its text encoders and autoencoder come from {source_text}, "
             "which is not on disk; pass a local diffusers FLUX folder with --model-config"
         ) from error
+
+
+def _bfl_converted(path: Path) -> dict | None:
+    """The file's tensors in diffusers' names when it is in BFL's layout (our converter reads the widths
+    from the tensors; diffusers' assumes FLUX.1's 3072 channels); None when diffusers can read it as is."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from freecure_edit.errors import ConfigurationError
+    from freecure_edit.loading_flux_bfl import bfl_to_diffusers, is_bfl_layout
+
+    with safe_open(str(path), framework="pt") as handle:
+        if not is_bfl_layout(handle.keys()):
+            return None
+    try:
+        return bfl_to_diffusers(load_file(str(path)))
+    except (KeyError, ValueError) as error:
+        raise ConfigurationError(f"{path.name} is not a complete FLUX transformer in BFL's layout: {error}") from None

@@ -109,6 +109,7 @@ def cure_at_working_size(
     the full photo's size), for masks the caller paints on the full photo. `cancel` (an Event or a
     callable) is looked at after every denoising step and between phases (CureCancelled)."""
     report = Reporter(progress, callbacks, cancel)
+    config = config.with_model_defaults(backbone.model_defaults)  # a no-op for FreeCure's resolved configs
     pd_guidance = config.photo_guidance
     pd_pair = inversion.prompt_pair
     fd_prompt, fd_negative = foundation_prompt(parsed)
@@ -258,8 +259,10 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
     """
     steps = config.steps
     use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
+    true_cfg = flux_true_cfg(inversion.backbone, config, fd_pair)
     controller.record(
-        fd_cond_row=_cond_row(inversion.backbone, config.guidance),
+        # With true CFG, FLUX's FD batch is [negative, prompt], as SD's guided one is [uncond, cond].
+        fd_cond_row=1 if true_cfg else _cond_row(inversion.backbone, config.guidance),
         capture_tokens=capture or None,
         cache_keys_values=config.method == "fasa",
         steps=fasa_steps,
@@ -269,7 +272,7 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
     noises = []
     for i in range(steps):
         controller.step = i
-        noise = inversion.predict_noise(i, z, fd_pair, config.guidance, own_negative=own_negative)
+        noise = inversion.predict_noise(i, z, fd_pair, config.guidance, own_negative=own_negative, true_cfg=true_cfg)
         if config.method == "rofa":
             noises.append(noise)
         if use_corrections:
@@ -282,6 +285,14 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
 
 def _has_negative(pair: PromptPair) -> bool:
     return bool(pair.negative_prompt)
+
+
+def flux_true_cfg(backbone, config: CureConfig, fd_pair: PromptPair) -> float | None:
+    """The true-CFG scale of FLUX's foundation branch: set when it has a negative prompt (a removal)
+    and `true_cfg` is above 1; None everywhere else (SD and SDXL guide with CFG anyway)."""
+    if backbone.kind != "flux" or not _has_negative(fd_pair) or config.true_cfg is None or config.true_cfg <= 1.0:
+        return None
+    return config.true_cfg
 
 
 def foundation_prompt(parsed: ParsedPrompt) -> tuple[str, str]:
@@ -305,7 +316,13 @@ def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedP
             f"fd_corrections needs the exact inversion; with inversion {config.inversion!r} the foundation "
             "branch runs without corrections, so its layout may drift from the photo's"
         )
-    if parsed.removals and config.guidance == 1.0:
+    if parsed.removals and inversion.backbone.kind == "flux":
+        if config.true_cfg is None or config.true_cfg <= 1.0:
+            warnings.append(
+                f"removing {parsed.negative_prompt!r} works on FLUX through true classifier-free guidance "
+                "against the negative prompt, which true_cfg 1 turns off: the removal does nothing"
+            )
+    elif parsed.removals and config.guidance == 1.0:
         warnings.append(
             f"removing {parsed.negative_prompt!r} works through the foundation branch's negative prompt, "
             "which guidance 1 ignores; use a guidance above 1"

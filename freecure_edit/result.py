@@ -43,7 +43,9 @@ class CureResult:
     describes each cured face (index, box, score, identity similarity, warnings). mask_sources says
     where each attribute's mask came from: "parser", "sam", or "attention" (less certain).
     identity_similarity: the ArcFace cosine between input and cured face (the lowest over the faces),
-    None without a recogniser. below_threshold: it stayed under `min_identity` after `attempts` tries."""
+    None without a recogniser. below_threshold: it stayed under `min_identity` after `attempts` tries.
+    config holds the settings used, the model's defaults filled in; model_defaults names the model whose
+    defaults they are and which settings came from it."""
 
     image: PIL.Image.Image
     working_image: PIL.Image.Image | None
@@ -60,6 +62,7 @@ class CureResult:
     mask_sources: dict[str, str] = field(default_factory=dict)
     below_threshold: bool = False
     attempts: int = 1
+    model_defaults: dict = field(default_factory=dict)  # {"model": name, "used": settings it filled in}
 
     def summary(self) -> dict:
         """A JSON-ready description (no pixels)."""
@@ -76,6 +79,7 @@ class CureResult:
             "mask_sources": dict(self.mask_sources),
             "warnings": list(self.warnings),
             "config": self.config.to_dict(),
+            "model_defaults": dict(self.model_defaults),
             "stats": self.stats.to_dict(),
         }
 

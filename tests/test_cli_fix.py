@@ -170,11 +170,11 @@ def test_a_prompt_without_attributes_warns_and_copies_without_loading_a_model(tm
 
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("freecure-edit: note: running on the CPU") and "--steps 50" in lines[0]
+    assert lines[0].startswith("freecure-edit: note: running on the CPU") and "at most --steps 20" in lines[0]
     assert lines[1].startswith("freecure-edit: warning: the prompt 'a portrait of a man' names no facial attribute")
     with PIL.Image.open(tmp_path / "photo.cured.png") as written, PIL.Image.open(photo) as original:
         assert np.array_equal(np.asarray(written), np.asarray(original))
-    assert read_parameters(tmp_path / "photo.cured.png")["config"]["steps"] == DRAFT["steps"]
+    assert read_parameters(tmp_path / "photo.cured.png")["config"]["draft_steps"] == DRAFT["steps"]
 
 
 def test_jpeg_quality_sets_the_quality_of_a_jpeg_output(tmp_path):

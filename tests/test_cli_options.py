@@ -17,7 +17,7 @@ from freecure_edit.cli.model_options import (
     PARSER_CHOICES,
 )
 from freecure_edit.presets import apply_presets
-from freecure_edit.config import DRAFT, CureConfig
+from freecure_edit.config import DRAFT, FLUX_SCHNELL_DEFAULTS, STABLE_DIFFUSION_DEFAULTS, CureConfig
 
 # A value for every field, different from its default, as typed on the command line and as expected.
 SAMPLES = {
@@ -49,6 +49,8 @@ SAMPLES = {
     "min_identity": (["--min-identity", "0.4"], 0.4),
     "identity_retries": (["--identity-retries", "0"], 0),
     "identity_retry_factor": (["--identity-retry-factor", "0.8"], 0.8),
+    "draft_steps": (["--draft-steps", "12"], 12),
+    "true_cfg": (["--true-cfg", "3"], 3.0),
 }
 
 
@@ -95,23 +97,27 @@ def test_the_copies_of_library_names_match_the_library():
     assert f"{DEFAULT_MAX_PIXELS // 1_000_000} million" in help_texts["max_pixels"]
 
 
-def test_draft_lowers_the_steps_unless_they_were_given():
+def test_draft_caps_the_models_steps_unless_steps_were_given():
     defaults = CureConfig().to_dict()
 
     drafted, notes = apply_presets(defaults, set(), draft=True, device_type="cuda")
-    assert drafted["steps"] == DRAFT["steps"] and notes == []
+    assert drafted["steps"] is None and drafted["draft_steps"] == DRAFT["steps"] and notes == []
     kept, _ = apply_presets({**defaults, "steps": 35}, {"steps"}, draft=True, device_type="cuda")
-    assert kept["steps"] == 35
+    assert kept["steps"] == 35 and kept["draft_steps"] is None
+    # A ceiling, not a count: SD's 50 become 20, FLUX.1-schnell's 4 stay 4.
+    config = CureConfig(**drafted)
+    assert config.with_model_defaults(STABLE_DIFFUSION_DEFAULTS).steps == DRAFT["steps"]
+    assert config.with_model_defaults(FLUX_SCHNELL_DEFAULTS).steps == FLUX_SCHNELL_DEFAULTS.steps == 4
 
 
 def test_the_cpu_uses_fewer_steps_and_says_so_unless_steps_were_given():
     defaults = CureConfig().to_dict()
 
     on_cpu, notes = apply_presets(defaults, set(), draft=False, device_type="cpu")
-    assert on_cpu["steps"] == DRAFT["steps"] < defaults["steps"]
-    assert len(notes) == 1 and "--steps 50" in notes[0]
+    assert on_cpu["draft_steps"] == DRAFT["steps"] < STABLE_DIFFUSION_DEFAULTS.steps
+    assert len(notes) == 1 and f"at most --steps {DRAFT['steps']}" in notes[0]
     chosen, notes = apply_presets({**defaults, "steps": 50}, {"steps"}, draft=False, device_type="cpu")
-    assert chosen["steps"] == 50 and notes == []
+    assert chosen["steps"] == 50 and chosen["draft_steps"] is None and notes == []
     on_gpu, notes = apply_presets(defaults, set(), draft=False, device_type="cuda")
     assert on_gpu == defaults and notes == []
 

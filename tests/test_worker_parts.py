@@ -66,7 +66,7 @@ def _defaults(given=(), draft=False, detector_loaded=False, **values) -> WorkerD
 
 def test_on_the_cpu_the_draft_steps_fill_in_what_neither_the_worker_nor_the_request_set():
     config, notes = _defaults().config()
-    assert config.steps == DRAFT["steps"] and "running on the CPU" in notes[0]
+    assert config.steps is None and config.draft_steps == DRAFT["steps"] and "running on the CPU" in notes[0]
 
     config, notes = _defaults().config(RequestOptions(config={"steps": 3}))
     assert config.steps == 3 and notes == []

@@ -16,6 +16,7 @@ import torch
 
 from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair
 from freecure_edit.backbones.sd import StableDiffusionBackbone
+from freecure_edit.config import FLUX_DEV_DEFAULTS, FLUX_SCHNELL_DEFAULTS, ModelDefaults
 from freecure_edit.schedules.flow import FlowSchedule, flow_schedule
 
 # FluxPipeline's defaults: dev was trained with T5 sequences of 512 tokens, schnell with 256.
@@ -61,6 +62,11 @@ class FluxBackbone(StableDiffusionBackbone):
         limit = getattr(pipe.tokenizer_2, "model_max_length", default_length) or default_length
         self.max_sequence_length = int(max_sequence_length or min(default_length, limit))
 
+    @property
+    def model_defaults(self) -> ModelDefaults:
+        """dev's settings with a guidance embedding, schnell's (4 steps, no guidance) without."""
+        return FLUX_DEV_DEFAULTS if self.has_guidance_embedding else FLUX_SCHNELL_DEFAULTS
+
     # -- geometry -------------------------------------------------------------------------------
 
     @property
@@ -95,14 +101,20 @@ class FluxBackbone(StableDiffusionBackbone):
     def encode_prompt(
         self, prompt: str, negative_prompt: str = "", image_size: tuple[int, int] | None = None
     ) -> PromptPair:
-        """T5 sequence and pooled CLIP embedding; FLUX has no unconditional branch, so `uncond` is `cond`."""
+        """T5 sequence and pooled CLIP embedding. FLUX has no unconditional branch: `uncond` is `cond`,
+        unless a negative prompt is given, for true classifier-free guidance (FluxPipeline's
+        `true_cfg_scale`): then `uncond` is the negative prompt's own encoding."""
+        cond = self._encode(prompt)
+        uncond = self._encode(negative_prompt) if negative_prompt else cond
+        return PromptPair(cond, uncond, prompt, negative_prompt)
+
+    def _encode(self, prompt: str) -> Conditioning:
         with torch.no_grad():
             sequence, pooled, _ = self.pipe.encode_prompt(
                 prompt=prompt, prompt_2=None, device=self.device, num_images_per_prompt=1,
                 max_sequence_length=self.max_sequence_length,
             )
-        cond = Conditioning(sequence, {"pooled": pooled})
-        return PromptPair(cond, cond, prompt, negative_prompt)
+        return Conditioning(sequence, {"pooled": pooled})
 
     def with_guidance(self, conditioning: Conditioning, guidance_scale: float) -> Conditioning:
         """The rows of `conditioning`, each told to predict at `guidance_scale` (ignored by schnell)."""

@@ -6,12 +6,14 @@ import PIL.Image
 import torch
 
 from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair
+from freecure_edit.config import STABLE_DIFFUSION_DEFAULTS, ModelDefaults
 from freecure_edit.schedules.ddim import DDIMSchedule, ddim_schedule
 
 
 class StableDiffusionBackbone:
     kind = "sd"
     uses_guidance = True
+    model_defaults: ModelDefaults = STABLE_DIFFUSION_DEFAULTS
 
     def __init__(self, pipe):
         self.pipe = pipe

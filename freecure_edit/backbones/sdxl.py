@@ -6,10 +6,12 @@ import torch
 
 from freecure_edit.backbones.base import Conditioning, PromptPair
 from freecure_edit.backbones.sd import StableDiffusionBackbone
+from freecure_edit.config import SDXL_DEFAULTS
 
 
 class StableDiffusionXLBackbone(StableDiffusionBackbone):
     kind = "sdxl"
+    model_defaults = SDXL_DEFAULTS
 
     def encode_prompt(
         self, prompt: str, negative_prompt: str = "", image_size: tuple[int, int] | None = None

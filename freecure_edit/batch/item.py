@@ -67,7 +67,7 @@ def cure_item(worker: Worker, item: BatchItem, parameters: dict[str, Any], diges
             result = worker.freecure.cure(loaded, item.prompt, item.config)
         else:
             result = unchanged_result(loaded, item.prompt, item.parsed, item.config)
-        save_cured(result.image, loaded, staged, item.prompt, item.config,
+        save_cured(result.image, loaded, staged, item.prompt, result.config,
                    worker.plan.choice.parameters(item.config.detect), quality=item.jpeg_quality, overwrite=True)
     except Exception as error:  # noqa: BLE001 - one bad image must not end the batch
         no_space = disk_full_cause(error)

@@ -32,8 +32,11 @@ class ConfigOption:
 CONFIG_OPTIONS: dict[str, ConfigOption] = {
     "method": ConfigOption("--method", "The cure method: fasa (the paper's foundation-aware self-attention) or "
                            "rofa (its first version's SAME masks and noise blending).", click.Choice(METHODS)),
-    "steps": ConfigOption("--steps", "Sampling steps N (the cost is about 7N denoiser evaluations).", int),
-    "guidance": ConfigOption("--guidance", "Classifier-free guidance of the foundation branch.", float),
+    "steps": ConfigOption("--steps", "Sampling steps N (the cost is about 7N denoiser evaluations).", int,
+                          none_means="the model's: 50 on SD and SDXL, 28 on FLUX.1-dev, 4 on FLUX.1-schnell"),
+    "guidance": ConfigOption("--guidance", "Classifier-free guidance of the foundation branch (FLUX.1-dev: its "
+                             "guidance embedding).", float,
+                             none_means="the model's: 7.5 on SD and SDXL, 3.5 on FLUX.1-dev, none on schnell"),
     "pd_guidance": ConfigOption("--pd-guidance", "Guidance of the photo branch; 1 is cheaper (5N instead of 7N "
                                 "evaluations) but FASA is weaker per unit of omega.", float,
                                 none_means="same as --guidance"),
@@ -86,6 +89,12 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
     "identity_retries": ConfigOption("--identity-retries", "How many times to retry below --min-identity.", int),
     "identity_retry_factor": ConfigOption("--identity-retry-factor", "Each retry multiplies the strength by this.",
                                           float),
+    "draft_steps": ConfigOption("--draft-steps", "Where --steps is not given, use at most this many of the "
+                                "model's own steps (--draft and the CPU set 20).", int, none_means="no limit"),
+    "true_cfg": ConfigOption("--true-cfg", "FLUX: true classifier-free guidance against the foundation branch's "
+                             "negative prompt, which is how a removal (\"without glasses\") works; one more "
+                             "evaluation per foundation step; 1 turns it off.", float,
+                             none_means="2.0 on FLUX; unused on SD and SDXL"),
 }
 
 

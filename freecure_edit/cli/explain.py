@@ -22,6 +22,15 @@ def _attribute_line(attribute: dict) -> str:
             f"{attribute['text']!r}, {labels}{extra}")
 
 
+def _settings_line(settings: dict) -> str:
+    guidance = f"guidance {settings['guidance']:g}" if settings["guidance_used"] else "no guidance input"
+    line = f"settings:  {settings['steps']} steps, {guidance}"
+    if settings["true_cfg"] is not None:
+        line += f", true CFG {settings['true_cfg']:g} for removals"
+    chosen = settings["from_model"]
+    return line + (f"  ({', '.join(chosen)}: {settings['family']}'s defaults)" if chosen else "")
+
+
 def text_report(report: dict) -> str:
     lines = [f"prompt:    {report['prompt']}", f"template:  {report['template']}  (inverts the photo)"]
     if report["source"] != report["prompt"]:
@@ -33,6 +42,8 @@ def text_report(report: dict) -> str:
         lines.extend(_attribute_line(attribute) for attribute in report["attributes"])
     else:
         lines.append("attributes: none; `fix` would leave the photo unchanged")
+    if "settings" in report:
+        lines.append(_settings_line(report["settings"]))
     if report["notes"]:
         lines.append("notes:")
         lines.extend(f"  - {note}" for note in report["notes"])
@@ -44,12 +55,21 @@ def text_report(report: dict) -> str:
 @click.option("--template", help="Override the subject template, as `fix --template` does.")
 @click.option("--attribute", "attributes", multiple=True, metavar="PHRASE",
               help="Override the attributes, as `fix --attribute` does; repeat for several.")
+@click.option("--model", help="Also show the steps and guidance a cure with this model (as `fix --model` takes "
+              "it) would use; read from its files, no weights are loaded.")
+@click.option("--model-config", help="As `fix --model-config`, for a single checkpoint file.")
+@click.option("--steps", type=click.IntRange(min=1), help="With --model: the steps `fix --steps` would be given.")
+@click.option("--guidance", type=click.FloatRange(min=1.0), help="With --model: the guidance `fix` would be given.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def explain(prompt: str, template: str | None, attributes: tuple[str, ...], as_json: bool, debug: bool) -> None:
-    """Show the template and the attributes PROMPT names: kind, parser labels, removal, FASA or APG."""
+def explain(prompt: str, template: str | None, attributes: tuple[str, ...], model: str | None,
+            model_config: str | None, steps: int | None, guidance: float | None, as_json: bool, debug: bool) -> None:
+    """Show the template and the attributes PROMPT names: kind, parser labels, removal, FASA or APG;
+    with --model, the steps and guidance a cure would use."""
     with reported_errors(debug):
-        from freecure_edit.explain import explain_prompt
+        from freecure_edit.explain import explain_prompt, settings_report
 
         report = explain_prompt(prompt, template=template, attributes=list(attributes))
+        if model is not None:
+            report["settings"] = settings_report(model, model_config, steps, guidance)
         click.echo(json.dumps(report, ensure_ascii=False) if as_json else text_report(report))

@@ -93,6 +93,14 @@ def _gallery(folder: Path, lines: list[dict[str, Any]], settings, photos, prompt
     return "".join(out)
 
 
+def _sampling(summary: dict) -> str:
+    """Steps and guidance per model: the run's, or each model's own where the run gave none."""
+    per_model = summary["settings"].get("models") or {}
+    parts = [f"{html.escape(model)} ({html.escape(values['family'])}): {values['steps']} steps, guidance "
+             f"{values['guidance']:g}" for model, values in per_model.items()]
+    return "; ".join(parts) or f"{summary['settings']['steps']} steps, guidance {summary['settings']['guidance']}"
+
+
 def write_report(path: Path, summary: dict, lines: list[dict[str, Any]], settings, photos, prompts) -> None:
     from freecure_edit.imageio.atomic import write_atomically
 
@@ -101,8 +109,11 @@ def write_report(path: Path, summary: dict, lines: list[dict[str, Any]], setting
              f"<style>{_STYLE}</style></head><body><h1>freecure-edit eval</h1>",
              f"<p>{summary['results']} of {summary['expected']} results; {summary['photos']} photos, "
              f"{len(summary['prompts'])} prompts, seeds {', '.join(map(str, summary['seeds']))}; "
-             f"{settings.steps} steps, guidance {settings.guidance}. Metrics: "
+             f"{_sampling(summary)}. Metrics: "
              f"{html.escape(', '.join(m['name'] for m in summary['metrics']))}. Deltas are against the input.</p>"]
+    for entry in summary.get("skipped", []):
+        parts.append(f"<p>{html.escape(entry['model'])}: <b>{html.escape(entry['method'])}</b> skipped: "
+                     f"{html.escape(entry['reason'])}.</p>")
     for model, rows in summary["table1"].items():
         parts.append(f"<h2>Table 1: {html.escape(model)}</h2>{_table(rows)}")
         parts.append(f"<h2>Table 2: by number of attributes, {html.escape(model)}</h2>")

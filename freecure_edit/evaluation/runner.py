@@ -21,6 +21,7 @@ import torch
 
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError
 from freecure_edit.evaluation.methods import UnetCounter, build_method, split_spec
+from freecure_edit.evaluation.methods.base import SkippedMethod
 from freecure_edit.evaluation.methods.cure import CureCache
 from freecure_edit.evaluation.metrics import Sample, load_metric
 from freecure_edit.evaluation.photos import list_photos
@@ -81,11 +82,19 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
     done = 0
     lpips_metric = next((m for m in metrics if m.name == "lpips"), None)
     locator = next((m for m in metrics if m.locates_faces), None)
+    skipped: list[dict] = []  # methods that do not apply to a model (LEDITS++ on FLUX), with the reason
+    model_settings: dict[str, dict] = {}  # the steps and guidance each model ran at
     try:
         for model_index, model in enumerate(settings.models):
             if model_index > 0:
                 freecure = _load_freecure(settings, model)
             grid = _ModelGrid(settings, freecure, model, model_index, output)
+            model_settings[model] = grid.model_settings
+            for method in grid.methods:
+                if isinstance(method, SkippedMethod):
+                    skipped.append({"model": model, "method": method.spec, "reason": method.reason})
+                    if warn is not None:
+                        warn(f"{model}: {method.spec} skipped: {method.reason}")
             for photo_entry in photos:
                 photo = grid.working_photo(photo_entry.path)
                 from freecure_edit.io import save_image
@@ -97,6 +106,9 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
                 for prompt in prompts:
                     for seed in settings.seeds:
                         for method in grid.methods:
+                            if isinstance(method, SkippedMethod):
+                                done += 1
+                                continue
                             key = (model, photo_entry.name, prompt.text, method.spec, seed)
                             if progress is not None:
                                 progress(done, total, f"{photo_entry.name} | {method.spec} | seed {seed}")
@@ -116,7 +128,7 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
         progress(done, total, "summary")
 
     # 4. summary and report
-    summary = write_summary(output, settings, metrics, photos, prompts)
+    summary = write_summary(output, settings, metrics, photos, prompts, skipped, model_settings)
     return summary
 
 
@@ -128,13 +140,19 @@ class _ModelGrid:
 
         self.settings, self.freecure, self.model, self.model_index, self.output = (
             settings, freecure, model, model_index, output)
-        self.counter = UnetCounter(freecure.pipe.unet)
+        self.counter = UnetCounter(freecure.backbone.attention_model)
         self.base_config = CureConfig(**{"steps": settings.steps, "guidance": settings.guidance, "detect": False,
                                          "working_size": settings.working_size, **settings.cure})
+        # Steps and guidance the run leaves unset are the model's own (28 and 3.5 on FLUX.1-dev), for the
+        # peers as for the cure.
+        resolved = freecure.resolve_config(self.base_config)
+        self.model_settings = {"family": freecure.backbone.model_defaults.name, "steps": resolved.steps,
+                               "guidance": resolved.guidance}
         self.cache = CureCache(freecure)
         self.methods = [
             build_method(spec, pipe=freecure.pipe, counter=self.counter, cache=self.cache,
-                         base_config=self.base_config, steps=settings.steps, guidance=settings.guidance)
+                         base_config=self.base_config, steps=resolved.steps, guidance=resolved.guidance,
+                         backbone=freecure.backbone)
             for spec in settings.methods
         ]
 
@@ -218,15 +236,19 @@ class _ModelGrid:
         self.counter.close()
 
 
-def write_summary(output: Path, settings: EvalSettings, metrics, photos, prompts) -> dict:
-    """summary.json and report.html from every line of results.jsonl (this run's and earlier ones')."""
+def write_summary(output: Path, settings: EvalSettings, metrics, photos, prompts, skipped: list[dict] | None = None,
+                  model_settings: dict[str, dict] | None = None) -> dict:
+    """summary.json and report.html from every line of results.jsonl (this run's and earlier ones').
+    `skipped`: the (model, method) pairs that did not apply, with why; they are not expected results."""
+    skipped = list(skipped or [])
+    not_run = {(entry["model"], entry["method"]) for entry in skipped}
     from freecure_edit.evaluation.report import write_report
     from freecure_edit.evaluation.results import read_results
     from freecure_edit.evaluation.tables import table1, table2
     from freecure_edit.imageio.atomic import write_atomically
 
     wanted = {(m, p.name, q.text, method, s) for m in settings.models for p in photos for q in prompts
-              for method in settings.methods for s in settings.seeds}
+              for method in settings.methods for s in settings.seeds if (m, method) not in not_run}
     lines = [line for key, line in read_results(output / RESULTS_NAME).items() if key in wanted]
     methods = list(settings.methods)
     summary = {
@@ -239,7 +261,8 @@ def write_summary(output: Path, settings: EvalSettings, metrics, photos, prompts
         "seeds": list(settings.seeds),
         "metrics": [metric.describe() for metric in metrics],
         "settings": {"steps": settings.steps, "guidance": settings.guidance, "working_size": settings.working_size,
-                     "subject": settings.subject, "cure": dict(settings.cure)},
+                     "subject": settings.subject, "cure": dict(settings.cure), "models": dict(model_settings or {})},
+        "skipped": skipped,
         "table1": table1(lines, methods),
         "table2": table2(lines, methods),
         "warnings": sum(len(line.get("warnings") or []) for line in lines),

@@ -30,8 +30,8 @@ class EvalSettings:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     seeds: tuple[int, ...] = (0,)
     models: tuple[str, ...] = ("stable-diffusion-v1-5/stable-diffusion-v1-5",)
-    steps: int = 50
-    guidance: float = 7.5
+    steps: int | None = None  # None: each model's own (CureConfig's model defaults)
+    guidance: float | None = None
     working_size: int | None = None
     parser: str = "segformer"
     parser_model: str | None = None
@@ -63,7 +63,7 @@ class EvalSettings:
             raise ConfigurationError("a seed is given twice")
         if not self.models:
             raise ConfigurationError("no model given")
-        if self.steps < 1 or self.guidance < 1:
+        if (self.steps is not None and self.steps < 1) or (self.guidance is not None and self.guidance < 1):
             raise ConfigurationError("steps must be at least 1 and guidance at least 1")
         if self.resume and self.overwrite:
             raise ConfigurationError("--resume and --overwrite contradict each other")

@@ -87,12 +87,14 @@ class Inversion:
     # -- shared -----------------------------------------------------------------------------------
 
     def predict_noise(
-        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float, own_negative: bool = False
+        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float, own_negative: bool = False,
+        true_cfg: float | None = None,
     ) -> torch.Tensor:
         """The sampler's guided noise prediction at step i (one or two evaluations).
 
         `own_negative` keeps the pair's negative prompt where the method would put its own
         unconditional embedding (null-text, negative-prompt): a removal's negative prompt must act.
+        `true_cfg` is for guidance-distilled models (flow.py); classifier-free guidance does its work here.
         """
         conditioning = pair if own_negative else self.sampling_conditioning(i, pair, guidance_scale)
         rows = guided_rows(conditioning, guidance_scale)

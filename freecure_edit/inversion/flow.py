@@ -24,7 +24,7 @@ from typing import Callable
 import PIL.Image
 import torch
 
-from freecure_edit.backbones.base import PromptPair
+from freecure_edit.backbones.base import Conditioning, PromptPair
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.inversion.base import Inversion, InversionPass, StepCallback
 from freecure_edit.inversion.exact import ExactInversion
@@ -39,10 +39,18 @@ class _FlowPrediction:
     """The sampler's prediction on a guidance-distilled model: one row, guidance as an embedding."""
 
     def predict_noise(
-        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float, own_negative: bool = False
+        self, i: int, z: torch.Tensor, pair: PromptPair, guidance_scale: float, own_negative: bool = False,
+        true_cfg: float | None = None,
     ) -> torch.Tensor:
-        # No negative prompt: a guidance-distilled model has no unconditional row to put it in.
+        """One row at `guidance_scale` (the embedding); with `own_negative` and `true_cfg` above 1, true
+        classifier-free guidance against the pair's negative prompt as FluxPipeline does it:
+        v_neg + true_cfg (v - v_neg), in one call of two rows [negative, prompt]."""
         conditioning = self.sampling_conditioning(i, pair, guidance_scale).cond
+        if own_negative and pair.negative_prompt and true_cfg is not None and true_cfg != 1.0:
+            rows = self.backbone.with_guidance(Conditioning.cat([pair.uncond, pair.cond]), guidance_scale)
+            negative, positive = self.backbone.denoise(z.expand(2, *z.shape[1:]), self.schedule.timesteps[i],
+                                                       rows).chunk(2)
+            return negative + true_cfg * (positive - negative)
         rows = self.backbone.with_guidance(conditioning, guidance_scale)
         batch = z.expand(rows.rows, *z.shape[1:])
         return self.backbone.denoise(batch, self.schedule.timesteps[i], rows)

@@ -6,13 +6,17 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAMES = ("sd", "parser", "judges")
+# The toy FLUX (train_flux.py) has its own folder and manifest: retraining the SD models replaces weights/.
+FLUX_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights_flux"
 
 
 def model_dir(name: str, root=None) -> Path:
     """The folder of toy model `name` ("sd", "parser", "judges") under `root` (default: the committed one).
 
     "sd" is a diffusers StableDiffusionPipeline folder, "parser" a transformers SegFormer folder,
-    "judges" the judges' safetensors and config."""
+    "judges" the judges' safetensors and config; "flux" the toy FLUX's FluxPipeline folder."""
+    if name == "flux":
+        return Path(root) / "flux" if root is not None else FLUX_WEIGHTS_DIR
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown toy model {name!r}; use one of {MODEL_NAMES}")
     return (Path(root) if root is not None else WEIGHTS_DIR) / name

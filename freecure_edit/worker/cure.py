@@ -37,7 +37,7 @@ def run_cure_request(freecure, defaults: WorkerDefaults, request: CureRequest, j
     if request.input_path is not None:
         fields["input"] = str(request.input_path)
     if target is not None:
-        save_cured(result.image, loaded, target, request.prompt, config, defaults.models(config),
+        save_cured(result.image, loaded, target, request.prompt, result.config, defaults.models(config),
                    quality=options.jpeg_quality or defaults.jpeg_quality, overwrite=options.overwrite)
         fields["output"] = str(target)
     if request.answers_base64:

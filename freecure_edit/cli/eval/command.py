@@ -38,9 +38,12 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds, e.g. 0,1,2.")
 @click.option("--model", "models", multiple=True, metavar="MODEL",
               help=f"A base model (Hub id, diffusers folder, .safetensors); repeat for several  [default: {DEFAULT_MODEL}]")
-@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="Sampling steps of every method.")
-@click.option("--guidance", type=click.FloatRange(min=1.0), default=7.5, show_default=True,
-              help="Classifier-free guidance of the cure's foundation branch and of img2img.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Sampling steps of every method.  [default: the model's: 50 on SD and SDXL, 28 on FLUX.1-dev, "
+                   "4 on FLUX.1-schnell]")
+@click.option("--guidance", type=click.FloatRange(min=1.0), default=None,
+              help="Classifier-free guidance of the cure's foundation branch and of img2img (FLUX.1-dev: its "
+                   "guidance embedding).  [default: the model's: 7.5 on SD and SDXL, 3.5 on FLUX.1-dev]")
 @click.option("--working-size", type=click.IntRange(min=8),
               help="The side every method works at  [default: the model's native size]")
 @click.option("--parser", type=click.Choice(("segformer", "bisenet")), default="segformer", show_default=True,

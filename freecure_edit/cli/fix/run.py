@@ -80,7 +80,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     for text in result.warnings:
         warn(text)
 
-    save_cured(result.image, loaded, target, prompt, config, choice.parameters(config.detect),
+    save_cured(result.image, loaded, target, prompt, result.config, choice.parameters(config.detect),
                quality=params["jpeg_quality"], overwrite=params["overwrite"])
     folder = params["save_intermediates"]
     intermediates = result.save_intermediates(folder) if folder is not None else []
@@ -90,6 +90,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
 
 def _cure(cure, loaded, prompt: str, parsed, config):
     """Estimate the time, then cure with a progress display."""
+    asked, config = config, cure.resolve_config(config)  # the model's own steps and guidance where unset
     detected = None
     if cure.face_analyzer is not None and config.detect:
         from freecure_edit.faces import select_faces
@@ -107,7 +108,7 @@ def _cure(cure, loaded, prompt: str, parsed, config):
     estimate = replace(estimate, seconds_per_evaluation=seconds)
     note(estimate_line(estimate, cure.backbone.device.type))
     with PhaseProgress(phase_plan(config, parsed)) as display:
-        result = cure.cure(loaded, prompt, config, progress=display, faces=detected)
+        result = cure.cure(loaded, prompt, asked, progress=display, faces=detected)
         display.finish()
     return result, estimate
 

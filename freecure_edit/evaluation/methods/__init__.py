@@ -67,13 +67,21 @@ def _img2img_strength(options: str, spec: str) -> float:
     return strength
 
 
-def build_method(spec: str, *, pipe, counter, cache, base_config, steps: int, guidance: float) -> Method:
-    """The adapter for `spec`, sharing the loaded pipeline, the evaluation counter and the cure cache."""
+LEDITS_ON_FLUX = ("LEDITS++ has no FLUX pipeline in diffusers (its inversion and edit guidance are built on "
+                  "classifier-free guidance, which guidance-distilled FLUX does not have)")
+
+
+def build_method(spec: str, *, pipe, counter, cache, base_config, steps: int, guidance: float,
+                 backbone=None) -> Method:
+    """The adapter for `spec`, sharing the loaded pipeline, the evaluation counter and the cure cache.
+    `backbone` (the cure's) says the model family: a method that does not apply to it is skipped."""
+    from freecure_edit.evaluation.methods.base import SkippedMethod
     from freecure_edit.evaluation.methods.cure import CureMethod, FoundationMethod, config_overrides
     from freecure_edit.evaluation.methods.peers import Img2ImgMethod, LeditsMethod
     from freecure_edit.evaluation.methods.simple import InputMethod
 
     name, options = split_spec(spec)
+    flux = backbone is not None and backbone.kind == "flux"
     if name == "input":
         return InputMethod(spec)
     if name == "cure":
@@ -81,8 +89,9 @@ def build_method(spec: str, *, pipe, counter, cache, base_config, steps: int, gu
     if name == "fd":
         return FoundationMethod(spec, cache, base_config, config_overrides(options, spec))
     if name == "ledits":
-        return LeditsMethod(spec, pipe, counter, steps)
-    return Img2ImgMethod(spec, pipe, counter, steps, guidance, _img2img_strength(options, spec))
+        return SkippedMethod(spec, name, LEDITS_ON_FLUX) if flux else LeditsMethod(spec, pipe, counter, steps)
+    call_options = {"max_sequence_length": backbone.max_sequence_length} if flux else {}
+    return Img2ImgMethod(spec, pipe, counter, steps, guidance, _img2img_strength(options, spec), call_options)
 
 
 __all__ = ["DEFAULT_METHODS", "METHODS", "Method", "MethodOutput", "UnetCounter", "build_method",

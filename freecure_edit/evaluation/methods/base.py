@@ -46,15 +46,16 @@ class Method:
 
 
 class UnetCounter:
-    """Counts denoiser evaluations, one per latent row, with a forward pre-hook on the UNet, so that
-    peers that go through diffusers' own pipelines are counted like the cure."""
+    """Counts denoiser evaluations, one per latent row, with a forward pre-hook on the denoiser (a UNet,
+    or FLUX's transformer), so that peers that go through diffusers' own pipelines are counted like the
+    cure."""
 
-    def __init__(self, unet):
+    def __init__(self, denoiser):
         self.evaluations = 0
-        self._handle = unet.register_forward_pre_hook(self._count, with_kwargs=True)
+        self._handle = denoiser.register_forward_pre_hook(self._count, with_kwargs=True)
 
     def _count(self, module, args, kwargs):
-        sample = args[0] if args else kwargs.get("sample")
+        sample = args[0] if args else kwargs.get("sample", kwargs.get("hidden_states"))
         self.evaluations += int(sample.shape[0])
 
     def close(self) -> None:
@@ -94,13 +95,27 @@ def measured(counter: UnetCounter | None, device):
 
 
 @contextmanager
-def kept_attention_processors(unet):
-    """Peers install attention processors of their own on the shared UNet: put the cure's back after."""
-    saved = dict(unet.attn_processors)
+def kept_attention_processors(denoiser):
+    """Peers install attention processors of their own on the shared denoiser: put the cure's back after."""
+    saved = dict(denoiser.attn_processors)
     try:
         yield
     finally:
-        unet.set_attn_processor(saved)
+        denoiser.set_attn_processor(saved)
+
+
+def denoiser_of(pipe):
+    """The pipeline's denoiser: FLUX's transformer, or the UNet."""
+    return pipe.transformer if getattr(pipe, "transformer", None) is not None else pipe.unet
+
+
+class SkippedMethod(Method):
+    """A method that does not apply to the loaded model (LEDITS++ on FLUX): it runs nothing, and the
+    runner records `reason` in the summary and the report instead of results."""
+
+    def __init__(self, spec: str, kind: str, reason: str):
+        super().__init__(spec)
+        self.kind, self.reason = kind, reason
 
 
 def generator_for(seed: int, device) -> torch.Generator:

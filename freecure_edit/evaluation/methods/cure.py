@@ -17,7 +17,8 @@ from freecure_edit.evaluation.methods.base import Method, MethodOutput
 # CureConfig fields whose default is None, and what their value is when given.
 _OPTIONAL_TYPES = {
     "pd_guidance": float, "omega": float, "fasa_layers": tuple, "attributes": tuple, "template": str,
-    "fd_cache_device": str, "working_size": int, "min_identity": float,
+    "fd_cache_device": str, "working_size": int, "min_identity": float, "steps": int, "guidance": float,
+    "draft_steps": int, "true_cfg": float,
 }
 # The phases that make the foundation image: the photo's inversion and the foundation branch.
 FD_PHASES = ("inversion", "foundation")

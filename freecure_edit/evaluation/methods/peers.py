@@ -1,5 +1,6 @@
 """Peers through diffusers, built from the loaded pipeline's components (no second copy of the model):
-LEDITS++ (LEditsPPPipelineStableDiffusion / ...XL) and img2img (StableDiffusionImg2ImgPipeline / ...XL).
+LEDITS++ (LEditsPPPipelineStableDiffusion / ...XL; diffusers has none for FLUX, so FLUX skips it) and
+img2img (StableDiffusionImg2ImgPipeline / ...XL / FluxImg2ImgPipeline, where guidance is FLUX's embedding).
 
 LEDITS++ edits with the attributes the prompt parser finds as its editing concepts, from an inversion
 with the template prompt, at diffusers' defaults (edit guidance 5, threshold 0.9; intersect masks on
@@ -9,7 +10,14 @@ img2img regenerates the photo from strength 0.5 with the full prompt.
 
 from __future__ import annotations
 
-from freecure_edit.evaluation.methods.base import Method, MethodOutput, generator_for, kept_attention_processors, measured
+from freecure_edit.evaluation.methods.base import (
+    Method,
+    MethodOutput,
+    denoiser_of,
+    generator_for,
+    kept_attention_processors,
+    measured,
+)
 
 IMG2IMG_STRENGTH = 0.5
 LEDITS_SOURCE_GUIDANCE = 3.5
@@ -17,10 +25,12 @@ LEDITS_EDIT_GUIDANCE = 5.0
 LEDITS_THRESHOLD = 0.9
 
 
-def _pipeline_from(pipe, sd_class: str, sdxl_class: str, **components):
+def _pipeline_from(pipe, sd_class: str, sdxl_class: str, flux_class: str | None = None, **components):
     import diffusers
 
     name = sdxl_class if "XL" in type(pipe).__name__ else sd_class
+    if "Flux" in type(pipe).__name__:
+        name = flux_class
     peer = getattr(diffusers, name).from_pipe(pipe, **components)
     peer.set_progress_bar_config(disable=True)
     return peer
@@ -29,22 +39,31 @@ def _pipeline_from(pipe, sd_class: str, sdxl_class: str, **components):
 class Img2ImgMethod(Method):
     kind = "img2img"
 
-    def __init__(self, spec: str, pipe, counter, steps: int, guidance: float, strength: float = IMG2IMG_STRENGTH):
+    def __init__(self, spec: str, pipe, counter, steps: int, guidance: float, strength: float = IMG2IMG_STRENGTH,
+                 call_options: dict | None = None):
         super().__init__(spec)
         self.pipe, self.counter = pipe, counter
         self.steps, self.guidance, self.strength = steps, guidance, strength
+        self.call_options = dict(call_options or {})  # FLUX: the cure's max_sequence_length
         self._peer = None
 
     def run(self, photo, prompt, seed):
         if self._peer is None:
-            self._peer = _pipeline_from(self.pipe, "StableDiffusionImg2ImgPipeline", "StableDiffusionXLImg2ImgPipeline")
+            self._peer = _pipeline_from(self.pipe, "StableDiffusionImg2ImgPipeline", "StableDiffusionXLImg2ImgPipeline",
+                                        "FluxImg2ImgPipeline")
         device = self.pipe._execution_device
-        with measured(self.counter, device) as cost, kept_attention_processors(self.pipe.unet):
+        with measured(self.counter, device) as cost, kept_attention_processors(denoiser_of(self.pipe)):
             image = self._peer(
                 prompt=prompt, image=photo, strength=self.strength, num_inference_steps=self.steps,
-                guidance_scale=self.guidance, generator=generator_for(seed, device),
+                guidance_scale=self.guidance, generator=generator_for(seed, device), **self._sized(photo),
             ).images[0]
         return MethodOutput(_same_size(image, photo), cost.evaluations, cost.seconds, cost.peak_memory_bytes)
+
+    def _sized(self, photo) -> dict:
+        # FluxImg2ImgPipeline resizes to its default size unless told the photo's; SD's keeps the photo's.
+        if "Flux" not in type(self._peer).__name__:
+            return self.call_options
+        return {**self.call_options, "height": photo.size[1], "width": photo.size[0]}
 
 
 class LeditsMethod(Method):

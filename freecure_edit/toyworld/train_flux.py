@@ -1,0 +1,260 @@
+"""Train the toy world's FLUX: a tiny FluxTransformer2DModel, flow matching on the toy SD's latents.
+
+    python -m freecure_edit.toyworld.train_flux OUT_DIR [--sd DIR] [--quick] [--threads N]
+
+OUT_DIR gets a diffusers FluxPipeline folder (load it with `--model OUT_DIR` like any FLUX folder) and a
+manifest.json (command, settings, seed, versions, sha256 per file, seconds). It must not exist: the
+command refuses to overwrite (remove it first). Everything is written to a sibling folder and renamed
+into place at the end.
+
+What it is made of, and why:
+- the same world's drawings, encoded by the toy SD's trained autoencoder (4 latent channels, scale 4:
+  64 px drawings are 16x16 latents, 8x8 = 64 packed tokens of 16 channels, so `in_channels` is 4 x 4);
+  FluxPipeline reads `shift_factor`, which the SD autoencoder lacks: 0 is registered;
+- the pooled embedding from the toy SD's trained CLIP text encoder, which knows the attribute words;
+- the sequence from a tiny T5 encoder with random weights, frozen. Both text encoders are frozen so their
+  outputs for every caption are computed once: training is then the transformer alone, which is what
+  fits the time (a trained T5 would cost a forward and backward pass per step). A random encoder still
+  gives every byte-token a distinct vector, and the transformer's joint attention learns to read them;
+- FLUX.1-dev's shape in miniature (double-stream then single-stream blocks, RoPE over three axes, a
+  guidance embedding, dev's dynamically shifted flow-matching schedule). The guidance embedding is fed
+  random values in training: the toy is not guidance-distilled, so its guidance changes little;
+- the rectified-flow loss: x_s = (1 - s) x_0 + s e, the transformer predicts e - x_0, with s drawn
+  logit-normal as FLUX's training does; a tenth of the captions dropped to "" (an unconditional
+  prediction, which true CFG against a negative prompt relies on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+SEED = 6
+# The toy T5 reads captions as bytes: the longest caption of the world is 77 characters.
+SEQUENCE_LENGTH = 80
+T5_WIDTH = 32
+CAPTION_DROPOUT = 0.1
+
+
+@dataclass(frozen=True)
+class FluxSettings:
+    drawings: int = 3000
+    steps: int = 600
+    batch: int = 24
+    lr: float = 2e-3
+
+
+QUICK = FluxSettings(drawings=16, steps=2, batch=4)
+
+
+def transformer_config(latent_channels: int, pooled_width: int) -> dict:
+    return dict(
+        patch_size=1,
+        in_channels=4 * latent_channels,  # 2x2 packing
+        num_layers=2,
+        num_single_layers=4,
+        attention_head_dim=16,
+        num_attention_heads=4,
+        joint_attention_dim=T5_WIDTH,
+        pooled_projection_dim=pooled_width,
+        guidance_embeds=True,
+        axes_dims_rope=(4, 6, 6),  # sums to the head dim
+    )
+
+
+def _t5(seed: int):
+    from transformers import T5Config, T5EncoderModel
+
+    from freecure_edit.testing import BYTE_VOCAB_SIZE
+
+    torch.manual_seed(seed)
+    return T5EncoderModel(T5Config(
+        vocab_size=BYTE_VOCAB_SIZE + 8, d_model=T5_WIDTH, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+    )).eval()
+
+
+def _t5_tokenizer():
+    from freecure_edit.testing_flux import tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer()
+    tokenizer.model_max_length = SEQUENCE_LENGTH
+    return tokenizer
+
+
+def build_pipeline(sd_pipe, transformer, t5, t5_tokenizer):
+    """A FluxPipeline from the toy SD's autoencoder and CLIP, the tiny T5 and the trained transformer."""
+    import copy
+
+    from diffusers import FluxPipeline
+
+    from freecure_edit.testing_flux import _flow_scheduler
+
+    vae = copy.deepcopy(sd_pipe.vae)
+    vae.register_to_config(shift_factor=0.0)
+    pipe = FluxPipeline(scheduler=_flow_scheduler("dev"), vae=vae, text_encoder=sd_pipe.text_encoder,
+                        tokenizer=sd_pipe.tokenizer, text_encoder_2=t5, tokenizer_2=t5_tokenizer,
+                        transformer=transformer)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@torch.no_grad()
+def _text_inputs(pipe, captions: list[str], batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """T5 sequences and pooled CLIP embeddings of `captions`, through FluxPipeline's own encoding."""
+    sequences, pooled = [], []
+    for start in range(0, len(captions), batch):
+        sequence, pool, _ = pipe.encode_prompt(prompt=captions[start:start + batch], prompt_2=None, device="cpu",
+                                               num_images_per_prompt=1, max_sequence_length=SEQUENCE_LENGTH)
+        sequences.append(sequence)
+        pooled.append(pool)
+    return torch.cat(sequences), torch.cat(pooled)
+
+
+def train_transformer(pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
+    """Flow matching on `latents` (already scaled) with the pipeline's frozen text encoders."""
+    from freecure_edit.backbones.flux import image_position_ids, pack_latents, unpack_latents
+    from freecure_edit.toyworld.train_generator import _set_lr
+
+    transformer = pipe.transformer
+    sequences, pooled = _text_inputs(pipe, captions)
+    empty_sequence, empty_pooled = _text_inputs(pipe, [""])
+    height, width = latents.shape[-2:]
+    image_ids = image_position_ids(height, width)
+    text_ids = torch.zeros(sequences.shape[1], 3)
+    optimiser = torch.optim.AdamW(transformer.parameters(), lr=settings.lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(SEED)
+    transformer.train()
+    for step in range(settings.steps):
+        index = torch.randint(len(latents), (settings.batch,), generator=generator)
+        sequence, pool = sequences[index].clone(), pooled[index].clone()
+        dropped = torch.rand(settings.batch, generator=generator) < CAPTION_DROPOUT
+        sequence[dropped], pool[dropped] = empty_sequence[0], empty_pooled[0]
+        clean = latents[index]
+        noise = torch.randn(clean.shape, generator=generator)
+        sigma = torch.sigmoid(torch.randn(settings.batch, generator=generator))
+        noisy = (1 - sigma[:, None, None, None]) * clean + sigma[:, None, None, None] * noise
+        guidance = 1.0 + 4.0 * torch.rand(settings.batch, generator=generator)
+        velocity = transformer(hidden_states=pack_latents(noisy), timestep=sigma, guidance=guidance,
+                               pooled_projections=pool, encoder_hidden_states=sequence, txt_ids=text_ids,
+                               img_ids=image_ids, return_dict=False)[0]
+        loss = F.mse_loss(unpack_latents(velocity, height, width), noise - clean)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
+        optimiser.step()
+        _set_lr(optimiser, settings.lr, step, settings.steps)
+        if step % 10 == 0 or step == settings.steps - 1:
+            log(f"flux step {step}/{settings.steps} loss {loss.item():.4f}")
+    return transformer.eval()
+
+
+def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str = "") -> dict:
+    """Train into `out` (which must not exist) and return the manifest written there."""
+    from diffusers import FluxTransformer2DModel
+
+    from freecure_edit.loading import load_pipeline
+    from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
+    from freecure_edit.toyworld.train import SEEDS, _log, _sha256, _versions
+    from freecure_edit.toyworld.train_generator import encode
+
+    began = time.perf_counter()
+    seconds = {}
+    sd_pipe = load_pipeline(str(sd_folder), device="cpu")  # fp32 on the CPU
+    data = drawing_set(settings.drawings, TRAIN_SEED_BASE + SEEDS["drawings"])
+    start = time.perf_counter()
+    vae = sd_pipe.vae
+    latents = encode(vae, data.pixels()) * vae.config.scaling_factor  # shift factor 0
+    seconds["latents"] = time.perf_counter() - start
+    _log(f"{len(data)} drawings encoded to {tuple(latents.shape[1:])} latents in {seconds['latents']:.1f} s")
+
+    torch.manual_seed(SEED)
+    transformer = FluxTransformer2DModel(**transformer_config(vae.config.latent_channels,
+                                                              sd_pipe.text_encoder.config.hidden_size))
+    pipe = build_pipeline(sd_pipe, transformer, _t5(SEED), _t5_tokenizer())
+    start = time.perf_counter()
+    train_transformer(pipe, latents, data.captions, settings, log=_log)
+    seconds["transformer"] = time.perf_counter() - start
+    _save_half(pipe, out)
+    seconds["total_wall"] = time.perf_counter() - began
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    manifest = {
+        "command": command,
+        "settings": asdict(settings),
+        "seed": SEED,
+        "drawing_seed": TRAIN_SEED_BASE + SEEDS["drawings"],
+        "sd_folder": str(sd_folder),
+        "sd_vae_sha256": _sha256(Path(sd_folder) / "vae" / "diffusion_pytorch_model.safetensors"),
+        "threads": torch.get_num_threads(),
+        "versions": _versions(),
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "files": {str(p.relative_to(out)): _sha256(p) for p in files},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _save_half(pipe, folder: Path) -> None:
+    modules = (pipe.vae, pipe.transformer, pipe.text_encoder, pipe.text_encoder_2)
+    for module in modules:
+        module.half()
+    try:
+        pipe.save_pretrained(str(folder), safe_serialization=True)
+    finally:
+        for module in modules:
+            module.float()
+
+
+def main(argv=None) -> int:
+    from freecure_edit.toyworld.assets import model_dir
+
+    parser = argparse.ArgumentParser(prog="python -m freecure_edit.toyworld.train_flux",
+                                     description="Train the toy world's FLUX variant (see the module docstring).")
+    parser.add_argument("out_dir", help="folder to create: a diffusers FluxPipeline folder and manifest.json")
+    parser.add_argument("--sd", type=Path, default=model_dir("sd"),
+                        help="the toy SD folder whose autoencoder and CLIP it uses  [default: the committed one]")
+    parser.add_argument("--quick", action="store_true", help="a handful of steps: proves the command runs")
+    parser.add_argument("--steps", type=int, help=f"training steps  [default: {FluxSettings.steps}]")
+    # One thread: on the shared 2-core machine two threads spent most of their time waiting on each other
+    # (about 10 s a step against 0.6 s with one).
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args(argv)
+    out = Path(args.out_dir)
+    if out.exists():
+        print(f"error: {out} exists; remove it first (the toy FLUX is never overwritten in place)", file=sys.stderr)
+        return 2
+    if args.threads < 1:
+        print("error: --threads must be at least 1", file=sys.stderr)
+        return 2
+    if not (Path(args.sd) / "model_index.json").is_file():
+        print(f"error: {args.sd} is not a diffusers folder of the toy SD", file=sys.stderr)
+        return 4
+    torch.set_num_threads(args.threads)
+    staging = out.with_name(out.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    command = "python -m freecure_edit.toyworld.train_flux " + " ".join(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = QUICK if args.quick else FluxSettings()
+        if args.steps is not None:
+            settings = replace(settings, steps=args.steps)
+        manifest = train_flux(staging, Path(args.sd), settings, command=command)
+    except KeyboardInterrupt:
+        shutil.rmtree(staging, ignore_errors=True)
+        print("interrupted", file=sys.stderr)
+        return 130
+    staging.rename(out)
+    print(f"wrote {out} in {manifest['seconds']['total_wall']:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

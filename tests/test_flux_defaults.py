@@ -1,0 +1,97 @@
+"""FLUX's own sampling settings where the user gives none, and a removal's negative prompt on FLUX."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cli_fixtures import run_cli
+from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
+from freecure_edit import CureConfig, FreeCure
+from freecure_edit.estimate import expected_evaluations
+from freecure_edit.prompts import parse_prompt
+
+GLASSES = {**HAIR_ON_TOP, "eye_g": (0.2, 0.4, 0.8, 0.6)}
+REMOVAL = "a man without glasses"
+
+
+@pytest.fixture
+def flux_cure(load_tiny):
+    def make(kind="flux", regions=HAIR_ON_TOP, variant="random"):
+        return FreeCure(load_tiny(kind, variant), parser=FixedRegionParser(regions))
+    return make
+
+
+def test_flux_dev_cures_at_28_steps_and_guidance_3_5_unless_told_otherwise(flux_cure, photo):
+    cure = flux_cure()
+    result = cure.cure(photo(64, 64), "a woman with black hair", CureConfig(working_size=64))
+
+    assert (result.config.steps, result.config.guidance) == (28, 3.5)
+    assert result.stats.evaluations["inversion"] == 28 + 1 and result.stats.evaluations["foundation"] == 28
+    assert result.model_defaults == {"model": "FLUX.1-dev", "used": ["steps", "guidance", "true_cfg"]}
+    assert result.summary()["config"]["steps"] == 28
+    given = cure.resolve_config(CureConfig(steps=3, guidance=2.0))
+    assert (given.steps, given.guidance) == (3, 2.0)
+
+
+def test_flux_schnell_takes_4_steps_and_says_a_given_guidance_is_ignored(flux_cure, photo):
+    cure = flux_cure("flux-schnell")
+    assert cure.resolve_config().steps == 4
+
+    result = cure.cure(photo(64, 64), "a woman with black hair", CureConfig(working_size=64, guidance=5.0))
+    assert result.config.steps == 4 and result.stats.evaluations["foundation"] == 4
+    assert any("FLUX.1-schnell has no guidance input" in warning for warning in result.warnings)
+
+
+def test_stable_diffusion_keeps_50_steps_at_7_5(load_tiny):
+    for kind in ("sd", "sdxl"):
+        resolved = FreeCure(load_tiny(kind), parser=FixedRegionParser(HAIR_ON_TOP)).resolve_config()
+        assert (resolved.steps, resolved.guidance, resolved.true_cfg) == (50, 7.5, None)
+
+
+def test_explain_names_the_settings_a_flux_model_would_use(tiny_model_folder):
+    for kind, steps, guidance_used in (("flux", 28, True), ("flux-schnell", 4, False), ("sd", 50, True)):
+        result = run_cli(["explain", "--prompt", "a man with red hair", "--model", tiny_model_folder(kind, "random"),
+                          "--json"])
+        assert result.exit_code == 0, result.stderr
+        settings = json.loads(result.stdout)["settings"]
+        assert (settings["steps"], settings["guidance_used"]) == (steps, guidance_used)
+        assert settings["from_model"] == ["steps", "guidance", "true_cfg"]
+    text = run_cli(["explain", "--prompt", "a man", "--model", tiny_model_folder("flux", "random"),
+                    "--steps", "9"]).stdout
+    assert "settings:  9 steps, guidance 3.5" in text and "FLUX.1-dev's defaults" in text
+
+
+def _removal(cure, photo, true_cfg):
+    config = CureConfig(steps=4, working_size=64, true_cfg=true_cfg)
+    return cure.cure(photo(64, 64), REMOVAL, config), config
+
+
+def test_a_removal_on_flux_guides_the_foundation_against_its_negative_prompt(flux_cure, photo):
+    cure = flux_cure(regions=GLASSES)
+    guided, guided_config = _removal(cure, photo, 3.0)
+    plain, plain_config = _removal(cure, photo, 1.0)
+
+    assert np.abs(np.asarray(guided.fd_image, float) - np.asarray(plain.fd_image, float)).mean() > 1.0
+    # One more evaluation per foundation step, and the estimate counts it as the cure spends it.
+    assert guided.stats.evaluations["foundation"] == 2 * plain.stats.evaluations["foundation"] == 8
+    parsed = parse_prompt(REMOVAL)
+    for result, config in ((guided, guided_config), (plain, plain_config)):
+        estimate = expected_evaluations(cure.resolve_config(config), parsed, guidance_rows=False).evaluations
+        # (the second cure reuses the photo's inversion, so only the passes after it are compared)
+        assert [estimate[k] for k in ("foundation", "fasa")] == [result.stats.evaluations[k] for k in ("foundation", "fasa")]
+    # Off, the removal does nothing, and the result says so.
+    assert any("true_cfg 1 turns off" in warning for warning in plain.warnings)
+    assert not any("true_cfg" in warning for warning in guided.warnings)
+
+
+def test_a_prompt_without_a_removal_is_one_row_whatever_true_cfg(flux_cure, photo):
+    cure = flux_cure()
+    config = CureConfig(steps=3, working_size=64)
+    one = cure.cure(photo(64, 64), "a man with red hair", config.with_changes(true_cfg=3.0))
+    other = cure.cure(photo(64, 64), "a man with red hair", config.with_changes(true_cfg=1.0))
+
+    assert one.stats.evaluations["foundation"] == 3
+    assert np.asarray(one.fd_image).tolist() == np.asarray(other.fd_image).tolist()

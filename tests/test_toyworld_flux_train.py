@@ -1,0 +1,53 @@
+"""The toy FLUX's training command runs end to end (a handful of steps on the committed toy SD's
+autoencoder and CLIP) and writes a FluxPipeline folder that loads and cures like any FLUX folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from freecure_edit.toyworld import train_flux
+from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
+
+
+def test_flux_training_refuses_an_existing_folder(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    assert train_flux.main([str(tmp_path), "--quick"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+@pytest.fixture(scope="module")
+def quick_flux(tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy-flux") / "flux"
+    assert train_flux.main([str(out), "--quick", "--threads", "1"]) == 0
+    return out
+
+
+def test_quick_flux_training_writes_a_flux_folder_and_a_manifest_with_hashes(quick_flux):
+    manifest = json.loads((quick_flux / "manifest.json").read_text())
+    assert manifest["settings"] == vars(train_flux.QUICK)
+    assert {"torch", "diffusers", "transformers"} <= set(manifest["versions"])
+    assert not quick_flux.with_name("flux.partial").exists()
+    for relative, digest in manifest["files"].items():
+        assert hashlib.sha256((quick_flux / relative).read_bytes()).hexdigest() == digest
+    assert any(name.startswith("transformer/") and name.endswith(".safetensors") for name in manifest["files"])
+    config = json.loads((quick_flux / "transformer" / "config.json").read_text())
+    vae = json.loads((quick_flux / "vae" / "config.json").read_text())
+    assert config["in_channels"] == 4 * vae["latent_channels"] and vae["shift_factor"] == 0.0
+
+
+def test_the_quick_toy_flux_loads_as_flux_and_cures_a_drawing(quick_flux):
+    from freecure_edit import CureConfig, FreeCure
+    from freecure_edit.toyworld.assets import model_dir
+
+    cure = FreeCure.from_pretrained(str(quick_flux), parser="segformer", parser_model=str(model_dir("parser")),
+                                    device="cpu", detector=None)
+    assert cure.backbone.kind == "flux" and cure.backbone.model_defaults.name == "FLUX.1-dev"
+    spec = PortraitSpec(identity=2, hair_colour="black")
+    drawing = draw(spec, 7)
+    result = cure.cure(drawing.image, prompt_for(spec.with_changes(hair_colour="red"), ["hair_colour"]),
+                       CureConfig(steps=2, working_size=64))
+    assert result.image.size == drawing.image.size and result.stats.evaluations["foundation"] == 2
