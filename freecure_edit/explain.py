@@ -56,5 +56,7 @@ def settings_report(model: str, model_config: str | None, steps: int | None, gui
     defaults = model_defaults_for(model, model_config)
     asked = CureConfig(steps=steps, guidance=guidance)
     used = asked.with_model_defaults(defaults)
+    # A setting the model does not use (true CFG on SD, which has real CFG) is not "taken from the model".
+    from_model = [name for name in asked.from_model() if getattr(used, name) is not None]
     return {"model": model, "family": defaults.name, "steps": used.steps, "guidance": used.guidance,
-            "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": asked.from_model()}
+            "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": from_model}
