@@ -141,11 +141,6 @@ class CureConfig:
     def photo_guidance(self) -> float | None:
         return self.guidance if self.pd_guidance is None else self.pd_guidance
 
-    @property
-    def resolved(self) -> bool:
-        """Whether the model's defaults are filled in (`with_model_defaults`)."""
-        return self.steps is not None and self.guidance is not None
-
     def with_model_defaults(self, defaults: "ModelDefaults") -> "CureConfig":
         """This config with the settings left to the model (None) taken from `defaults`."""
         steps = self.steps
