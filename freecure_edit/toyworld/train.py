@@ -33,7 +33,9 @@ class Settings:
     drawings: int = 3000
     vae_steps: int = 1500
     text_steps: int = 200
-    unet_steps: int = 2400
+    # Glasses are the last thing the UNet learns: at 2400 steps the generator gate was 0.871 (glasses
+    # 0.49), at 4800 it is 0.959 (glasses 0.94).
+    unet_steps: int = 4800
     parser_steps: int = 2000
     judge_steps: int = 2000
 
