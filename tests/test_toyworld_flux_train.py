@@ -51,3 +51,34 @@ def test_the_quick_toy_flux_loads_as_flux_and_cures_a_drawing(quick_flux):
     result = cure.cure(drawing.image, prompt_for(spec.with_changes(hair_colour="red"), ["hair_colour"]),
                        CureConfig(steps=2, working_size=64))
     assert result.image.size == drawing.image.size and result.stats.evaluations["foundation"] == 2
+
+
+def test_quick_training_runs_both_phases_teacher_then_guidance_distillation(quick_flux):
+    manifest = json.loads((quick_flux / "manifest.json").read_text())
+    assert {"transformer", "distillation"} <= set(manifest["seconds"]) and manifest["teacher"] is None
+    assert manifest["guidance_range"] == list(train_flux.GUIDANCE_RANGE)
+
+
+def test_distillation_from_a_teacher_folder_skips_the_teacher_and_records_it(quick_flux, tmp_path):
+    out = tmp_path / "student"
+    assert train_flux.main([str(out), "--quick", "--teacher", str(quick_flux)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    teacher = json.loads((quick_flux / "manifest.json").read_text())
+    assert "transformer" not in manifest["seconds"] and "distillation" in manifest["seconds"]
+    assert manifest["teacher"]["files"] == teacher["files"]
+
+
+def test_a_teacher_folder_from_another_autoencoder_or_without_a_manifest_is_refused(quick_flux, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(quick_flux, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["sd_vae_sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    assert train_flux.main([str(tmp_path / "a"), "--quick", "--teacher", str(other)]) == 3
+    assert "autoencoder" in capsys.readouterr().err
+    (other / "manifest.json").unlink()
+    assert train_flux.main([str(tmp_path / "b"), "--quick", "--teacher", str(other)]) == 3
+    assert "manifest" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "b.partial").exists()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAMES = ("sd", "parser", "judges")
-# The toy FLUX (train_flux.py) has its own folder and manifest: retraining the SD models replaces weights/.
-FLUX_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights_flux"
+# The toy FLUX (train_flux.py) has its own folder and manifest inside weights/. `train OUT --overwrite`
+# onto weights/ itself would remove it: retrain the SD models elsewhere and copy sd/, parser/, judges/.
+FLUX_WEIGHTS_DIR = WEIGHTS_DIR / "flux"
 
 
 def model_dir(name: str, root=None) -> Path:
