@@ -19,6 +19,17 @@ def test_training_refuses_an_existing_folder(tmp_path, capsys):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
+def test_overwriting_replaces_the_sd_models_but_keeps_the_toy_flux(tmp_path):
+    out = tmp_path / "weights"
+    (out / "flux").mkdir(parents=True)
+    (out / "flux" / "manifest.json").write_text("trained by train_flux")
+    (out / "sd").mkdir()
+    (out / "sd" / "stale.txt").write_text("old")
+    assert train.main([str(out), "--quick", "--overwrite"]) == 0
+    assert (out / "flux" / "manifest.json").read_text() == "trained by train_flux"
+    assert not (out / "sd" / "stale.txt").exists() and (out / "sd" / "model_index.json").is_file()
+
+
 @pytest.fixture(scope="module")
 def quick_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy") / "models"

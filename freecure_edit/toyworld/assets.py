@@ -6,8 +6,8 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAMES = ("sd", "parser", "judges")
-# The toy FLUX (train_flux.py) has its own folder and manifest inside weights/. `train OUT --overwrite`
-# onto weights/ itself would remove it: retrain the SD models elsewhere and copy sd/, parser/, judges/.
+# The toy FLUX (train_flux.py) has its own folder and manifest inside weights/; `train OUT --overwrite`
+# keeps a flux/ folder it finds there.
 FLUX_WEIGHTS_DIR = WEIGHTS_DIR / "flux"
 
 

@@ -194,6 +194,10 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     if out.exists():
+        # The toy FLUX lives in the same folder but is trained by its own command: keep it.
+        kept_flux = out / "flux"
+        if kept_flux.is_dir() and not (staging / "flux").exists():
+            kept_flux.rename(staging / "flux")
         shutil.rmtree(out)
     staging.rename(out)
     _log(f"wrote {out} in {manifest['seconds']['total_wall']:.0f} s")
