@@ -176,7 +176,7 @@ def cure_at_working_size(
                         mask=cure_mask,
                         omega=omega + math.log(max(config.strength, 1.0)),
                         steps=fasa_steps,
-                        mix=min(config.strength, 1.0),
+                        mix=config.fasa_mix,
                     )
                 else:
                     controller.passthrough()

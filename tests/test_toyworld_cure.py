@@ -138,10 +138,10 @@ def test_an_empty_mask_gives_the_reconstruction_and_leaves_the_drawing_alone(toy
 def test_strength_is_a_dial_in_the_toy_world(toy):
     """Issue 13 item 1 on trained weights. The change is the working image against the reconstruction (what
     the dial controls; against the drawing, the autoencoder's round trip inside the mask adds a floor).
-    Measured on these 2 drawings: 0.36 / 0.59 / 0.74 / 1 of strength 1's change at 0.1 / 0.25 / 0.5 / 1
-    with FASA's output mixed by strength (0.31 / 0.59 / 0.82 / 1 on the 2400-step weights); 0.48 at 0.1
-    with the earlier dial (omega + log strength), which this test's 0.4 rejects. The issue's 0.3 is not
-    met: the trained network amplifies a small mix."""
+    Measured on these 2 drawings: 0.03 / 0.24 / 0.59 / 1 of strength 1's change at 0.1 / 0.25 / 0.5 / 1
+    with FASA's output mixed by strength squared (`CureConfig.fasa_mix`); a linear mix gave 0.36 / 0.59 /
+    0.74 / 1 (a trained network amplifies a small share of FD's attention), the earlier dial (omega + log
+    strength) 0.48 at 0.1."""
     changes = []
     for strength in (0.0, 0.1, 0.25, 0.5, 1.0):
         results = _cures(toy, ["hair_colour"], {"hair_colour": "red"}, subjects=SUBJECTS[:2], strength=strength)
@@ -152,4 +152,4 @@ def test_strength_is_a_dial_in_the_toy_world(toy):
         changes.append(float(np.mean([np.abs(np.asarray(r.working_image, float) - np.asarray(r.reconstruction, float)).mean()
                                       for _, _, r in results])))
     assert all(a < b for a, b in zip(changes, changes[1:])), f"changes {np.round(changes, 2)}"
-    assert changes[1] < 0.4 * changes[-1], f"changes {np.round(changes, 2)}"
+    assert changes[1] < 0.3 * changes[-1], f"changes {np.round(changes, 2)}"
