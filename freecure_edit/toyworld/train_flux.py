@@ -134,7 +134,6 @@ def _text_inputs(pipe, captions: list[str], batch: int = 256) -> tuple[torch.Ten
 def train_transformer(pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
     """Flow matching on `latents` (already scaled) with the pipeline's frozen text encoders."""
     from freecure_edit.backbones.flux import image_position_ids, pack_latents, unpack_latents
-    from freecure_edit.toyworld.train_generator import _set_lr
 
     transformer = pipe.transformer
     sequences, pooled = _text_inputs(pipe, captions)
@@ -159,21 +158,26 @@ def train_transformer(pipe, latents: torch.Tensor, captions: list[str], settings
                                pooled_projections=pool, encoder_hidden_states=sequence, txt_ids=text_ids,
                                img_ids=image_ids, return_dict=False)[0]
         loss = F.mse_loss(unpack_latents(velocity, height, width), noise - clean)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
-        optimiser.step()
-        _set_lr(optimiser, settings.lr, step, settings.steps)
+        _optimise(optimiser, loss, transformer, settings.lr, step, settings.steps)
         if step % 10 == 0 or step == settings.steps - 1:
             log(f"flux step {step}/{settings.steps} loss {loss.item():.4f}")
     return transformer.eval()
+
+
+def _optimise(optimiser, loss, model, peak_lr: float, step: int, steps: int) -> None:
+    from freecure_edit.toyworld.train_generator import _set_lr
+
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    _set_lr(optimiser, peak_lr, step, steps)
 
 
 def distil_guidance(teacher, pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
     """Guidance distillation: `pipe.transformer` (a copy of `teacher`) learns, for g fed to its guidance
     embedding, the teacher's guided velocity v_u + g (v_c - v_u). Returns the student."""
     from freecure_edit.backbones.flux import image_position_ids, pack_latents
-    from freecure_edit.toyworld.train_generator import _set_lr
 
     student = pipe.transformer
     teacher.eval().requires_grad_(False)
@@ -208,11 +212,7 @@ def distil_guidance(teacher, pipe, latents: torch.Tensor, captions: list[str], s
         velocity = student(hidden_states=noisy, timestep=sigma, guidance=guidance, pooled_projections=pool,
                            encoder_hidden_states=sequence, txt_ids=text_ids, img_ids=image_ids, return_dict=False)[0]
         loss = F.mse_loss(velocity, target)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        optimiser.step()
-        _set_lr(optimiser, settings.distill_lr, step, settings.distill_steps)
+        _optimise(optimiser, loss, student, settings.distill_lr, step, settings.distill_steps)
         if step % 10 == 0 or step == settings.distill_steps - 1:
             log(f"distil step {step}/{settings.distill_steps} loss {loss.item():.4f}")
     return student.eval()
