@@ -131,32 +131,48 @@ def _text_inputs(pipe, captions: list[str], batch: int = 256) -> tuple[torch.Ten
     return torch.cat(sequences), torch.cat(pooled)
 
 
+class _Batches:
+    """The captions encoded once, and random training batches drawn from them and the latents: captions
+    dropped to "" at CAPTION_DROPOUT, noise and a logit-normal sigma, in one fixed order of draws."""
+
+    def __init__(self, pipe, latents: torch.Tensor, captions: list[str]):
+        from freecure_edit.backbones.flux import image_position_ids
+
+        self.latents = latents
+        self.sequences, self.pooled = _text_inputs(pipe, captions)
+        self.empty_sequence, self.empty_pooled = _text_inputs(pipe, [""])
+        self.image_ids = image_position_ids(*latents.shape[-2:])
+        self.text_ids = torch.zeros(self.sequences.shape[1], 3)
+
+    def draw(self, batch: int, generator: torch.Generator):
+        """(sequence, pooled, clean latents, noise, sigma) of one batch."""
+        index = torch.randint(len(self.latents), (batch,), generator=generator)
+        sequence, pool = self.sequences[index].clone(), self.pooled[index].clone()
+        dropped = torch.rand(batch, generator=generator) < CAPTION_DROPOUT
+        sequence[dropped], pool[dropped] = self.empty_sequence[0], self.empty_pooled[0]
+        clean = self.latents[index]
+        noise = torch.randn(clean.shape, generator=generator)
+        sigma = torch.sigmoid(torch.randn(batch, generator=generator))
+        return sequence, pool, clean, noise, sigma
+
+
 def train_transformer(pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
     """Flow matching on `latents` (already scaled) with the pipeline's frozen text encoders."""
-    from freecure_edit.backbones.flux import image_position_ids, pack_latents, unpack_latents
+    from freecure_edit.backbones.flux import pack_latents, unpack_latents
 
     transformer = pipe.transformer
-    sequences, pooled = _text_inputs(pipe, captions)
-    empty_sequence, empty_pooled = _text_inputs(pipe, [""])
+    batches = _Batches(pipe, latents, captions)
     height, width = latents.shape[-2:]
-    image_ids = image_position_ids(height, width)
-    text_ids = torch.zeros(sequences.shape[1], 3)
     optimiser = torch.optim.AdamW(transformer.parameters(), lr=settings.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(SEED)
     transformer.train()
     for step in range(settings.steps):
-        index = torch.randint(len(latents), (settings.batch,), generator=generator)
-        sequence, pool = sequences[index].clone(), pooled[index].clone()
-        dropped = torch.rand(settings.batch, generator=generator) < CAPTION_DROPOUT
-        sequence[dropped], pool[dropped] = empty_sequence[0], empty_pooled[0]
-        clean = latents[index]
-        noise = torch.randn(clean.shape, generator=generator)
-        sigma = torch.sigmoid(torch.randn(settings.batch, generator=generator))
+        sequence, pool, clean, noise, sigma = batches.draw(settings.batch, generator)
         noisy = (1 - sigma[:, None, None, None]) * clean + sigma[:, None, None, None] * noise
         guidance = 1.0 + 4.0 * torch.rand(settings.batch, generator=generator)
         velocity = transformer(hidden_states=pack_latents(noisy), timestep=sigma, guidance=guidance,
-                               pooled_projections=pool, encoder_hidden_states=sequence, txt_ids=text_ids,
-                               img_ids=image_ids, return_dict=False)[0]
+                               pooled_projections=pool, encoder_hidden_states=sequence, txt_ids=batches.text_ids,
+                               img_ids=batches.image_ids, return_dict=False)[0]
         loss = F.mse_loss(unpack_latents(velocity, height, width), noise - clean)
         _optimise(optimiser, loss, transformer, settings.lr, step, settings.steps)
         if step % 10 == 0 or step == settings.steps - 1:
@@ -177,28 +193,20 @@ def _optimise(optimiser, loss, model, peak_lr: float, step: int, steps: int) -> 
 def distil_guidance(teacher, pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
     """Guidance distillation: `pipe.transformer` (a copy of `teacher`) learns, for g fed to its guidance
     embedding, the teacher's guided velocity v_u + g (v_c - v_u). Returns the student."""
-    from freecure_edit.backbones.flux import image_position_ids, pack_latents
+    from freecure_edit.backbones.flux import pack_latents
 
     student = pipe.transformer
     teacher.eval().requires_grad_(False)
-    sequences, pooled = _text_inputs(pipe, captions)
-    empty_sequence, empty_pooled = _text_inputs(pipe, [""])
-    height, width = latents.shape[-2:]
-    image_ids = image_position_ids(height, width)
-    text_ids = torch.zeros(sequences.shape[1], 3)
+    batches = _Batches(pipe, latents, captions)
+    empty_sequence, empty_pooled = batches.empty_sequence, batches.empty_pooled
+    text_ids, image_ids = batches.text_ids, batches.image_ids
     optimiser = torch.optim.AdamW(student.parameters(), lr=settings.distill_lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(SEED + 1)
     low, high = GUIDANCE_RANGE
     batch = settings.batch
     student.train()
     for step in range(settings.distill_steps):
-        index = torch.randint(len(latents), (batch,), generator=generator)
-        sequence, pool = sequences[index].clone(), pooled[index].clone()
-        dropped = torch.rand(batch, generator=generator) < CAPTION_DROPOUT
-        sequence[dropped], pool[dropped] = empty_sequence[0], empty_pooled[0]
-        clean = latents[index]
-        noise = torch.randn(clean.shape, generator=generator)
-        sigma = torch.sigmoid(torch.randn(batch, generator=generator))
+        sequence, pool, clean, noise, sigma = batches.draw(batch, generator)
         noisy = pack_latents((1 - sigma[:, None, None, None]) * clean + sigma[:, None, None, None] * noise)
         guidance = low + (high - low) * torch.rand(batch, generator=generator)
         with torch.no_grad():
