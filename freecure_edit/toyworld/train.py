@@ -36,6 +36,12 @@ class Settings:
     # Glasses are the last thing the UNet learns: at 2400 steps the generator gate was 0.871 (glasses
     # 0.49), at 4800 it is 0.959 (glasses 0.94).
     unet_steps: int = 4800
+    unet_batch: int = 32
+    unet_lr: float = 1e-3
+    # Off in the committed recipe; benchmarks/toyworld_generator_recipes.py measures shorter recipes with
+    # them (train_generator.detail_weights, batch_tokens).
+    detail_weight: float = 0.0
+    template_share: float = 0.0
     parser_steps: int = 2000
     judge_steps: int = 2000
 
@@ -132,7 +138,10 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     start = time.perf_counter()
     unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
                                                 latents=latents, text_steps=settings.text_steps,
-                                                every_25_steps=take_threads_when_second_process_ends)
+                                                every_25_steps=take_threads_when_second_process_ends,
+                                                batch=settings.unet_batch, lr=settings.unet_lr,
+                                                detail_weight=settings.detail_weight,
+                                                template_share=settings.template_share)
     save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     child.join()

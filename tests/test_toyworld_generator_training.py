@@ -1,0 +1,80 @@
+"""The toy generator's training aids: loss weights around the small parts, captions that name some families."""
+
+from __future__ import annotations
+
+import torch
+
+from freecure_edit.toyworld.judges import asked_attributes
+from freecure_edit.toyworld.train_generator import batch_tokens, detail_weights
+from freecure_edit.toyworld.world import LABEL, PortraitSpec, caption_for, draw
+
+
+def test_detail_weights_cover_glasses_and_mouth_and_leave_the_background_alone():
+    drawing = draw(PortraitSpec(identity=3, glasses="sunglasses", expression="smiling"), seed=5)
+    labels = torch.from_numpy(drawing.labels)[None]
+    weights = detail_weights(labels, 16, 4.0)[0, 0]
+    assert weights.shape == (16, 16)
+    assert set(weights.unique().tolist()) == {1.0, 5.0}
+    for name in ("eye_g", "mouth"):
+        rows, cols = torch.nonzero(labels[0] == LABEL[name], as_tuple=True)
+        assert (weights[rows // 4, cols // 4] == 5.0).all(), name
+    background_cells = torch.nn.functional.avg_pool2d((labels == LABEL["background"]).float()[None], 4)[0, 0]
+    assert (weights[background_cells == 1] == 1.0).any()
+    hair_only = torch.nn.functional.avg_pool2d((labels == LABEL["hair"]).float()[None], 4)[0, 0] == 1
+    assert (weights[hair_only] == 1.0).any()
+    assert (detail_weights(labels, 16, 0.0) == 1).all()
+
+
+def test_batch_tokens_cut_a_share_of_captions_to_their_template_and_keep_the_stream_without():
+    from freecure_edit.testing import tiny_clip_tokenizer
+    from freecure_edit.toyworld.world import prompt_for
+
+    tokenizer = tiny_clip_tokenizer()
+    specs = [PortraitSpec(identity=i, hair_colour="red", glasses="round") for i in range(4)]
+
+    def ids(texts):
+        return tokenizer(texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+
+    captions, templates, empty = ids([caption_for(s) for s in specs]), ids([prompt_for(s, []) for s in specs]), ids([""])[0]
+    index = torch.arange(4).repeat(100)
+
+    def rows(share, seed=0):
+        return batch_tokens(captions, templates, empty, index, torch.Generator().manual_seed(seed),
+                            torch.Generator().manual_seed(seed + 1), share)
+
+    def kinds(tokens):
+        return [("empty" if (row == empty).all() else "template" if (row == templates[i]).all()
+                 else "caption" if (row == captions[i]).all() else "other") for row, i in zip(tokens, index)]
+
+    without = kinds(rows(0.0))
+    assert set(without) == {"caption", "empty"} and 20 < without.count("empty") < 60
+    half = kinds(rows(0.5))
+    assert "other" not in half and 150 < half.count("template") < 250
+    assert set(kinds(rows(1.0))) == {"template", "empty"}
+    # The empty rows come from the main generator alone, so adding templates leaves them where they were.
+    assert [k == "empty" for k in half] == [k == "empty" for k in without]
+    assert prompt_for(specs[1], []) == "a photo of a man" and not asked_attributes(prompt_for(specs[1], []))
+
+
+def test_train_unet_with_both_aids_hands_out_the_averaged_weights_at_its_checkpoints():
+    from diffusers import AutoencoderKL
+
+    from freecure_edit.toyworld import architectures
+    from freecure_edit.toyworld.data import drawing_set
+    from freecure_edit.toyworld.train_generator import encode, train_unet
+
+    torch.manual_seed(0)
+    vae = AutoencoderKL(**architectures.vae_config()).eval()
+    data = drawing_set(8, 0)
+    seen = {}
+
+    def keep(step, unet, text_encoder):
+        seen[step] = (torch.cat([p.flatten() for p in unet.parameters()]), text_encoder)
+
+    unet, text_encoder, _ = train_unet(vae, data, 3, seed=0, batch=4, log=lambda _: None, latents=encode(vae, data.pixels()),
+                                       text_steps=1, detail_weight=6.0, template_share=0.5,
+                                       checkpoints={1, 3}, on_checkpoint=keep)
+    assert sorted(seen) == [1, 3]
+    final = torch.cat([p.flatten() for p in unet.parameters()])
+    assert torch.equal(seen[3][0], final) and not torch.equal(seen[1][0], final)
+    assert seen[3][1] is not text_encoder and not seen[3][1].training
