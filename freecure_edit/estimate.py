@@ -5,7 +5,8 @@ g_pd the photo branch's guidance and g_fd the foundation branch's:
 - inversion: exact (N + 1) rows(g_pd); ddim N rows(g_pd); negative-prompt N; null-text N + N (2 + k),
   k <= 10 optimisation iterations per step, each also a backward pass;
 - foundation: N rows(g_fd); on FLUX one row, or two with a removal under true_cfg > 1;
-- fasa (or rofa, the same pass with another name): N rows(g_pd);
+- fasa (or rofa, the same pass with another name): N rows(g_pd); on FLUX, APG's branched steps of a
+  removal under true_cfg > 1 are two rows;
 - apg, only with --apg reinvert and an abstract attribute in the prompt: A + A rows(g_fd), where
   A = round(min(1, gamma * strength) N) (a guidance-1 DDIM re-inversion, then A guided steps).
 Each detected face is cured on its own, so all of it is paid once per face. With --min-identity, each
@@ -84,7 +85,8 @@ def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 
         return Estimate({})
     n = config.steps
     photo, foundation = (_rows(config.photo_guidance), _rows(config.guidance)) if guidance_rows else (1, 1)
-    if not guidance_rows and parsed.removals and (config.true_cfg or 1.0) > 1.0:
+    true_cfg = not guidance_rows and bool(parsed.removals) and (config.true_cfg or 1.0) > 1.0
+    if true_cfg:
         foundation = 2  # true CFG against the removal's negative prompt
     backward_passes = 0
     if config.inversion == "exact":
@@ -101,6 +103,8 @@ def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 
     evaluations = {"inversion": inversion, "foundation": n * foundation}
     if plan.first < n:  # the steps before the first that acts come from the inversion, unevaluated
         evaluations[config.method] = (n - plan.first) * photo
+        if true_cfg and config.apg == "branch":
+            evaluations[config.method] += n - plan.branch_from  # APG's branch guides against it too
     reinverted = apg_steps(config, parsed) if config.apg == "reinvert" else 0
     if reinverted:
         evaluations["apg"] = reinverted + reinverted * foundation

@@ -231,16 +231,21 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
     """Sample the photo branch from step `first` with its corrections, under what the controller injects.
 
     Before `first` nothing acts, so the exact front end's trajectory is the pass itself and starts it.
-    From step `branch_from` on it samples with the full prompt (APG by branching). With `blend`, ROFA
-    pulls its noise toward the foundation's.
+    From step `branch_from` on it samples with the full prompt (APG by branching), against a removal's
+    negative prompt as the foundation branch does (FLUX: true CFG, whose batch is [negative, prompt], so
+    FASA moves to row 1 there). With `blend`, ROFA pulls its noise toward the foundation's.
     """
     steps, guidance = config.steps, config.photo_guidance
+    true_cfg = flux_true_cfg(inversion.backbone, config, fd_pair)
     z = inversion.latents[first] if first > 0 else inversion.zT
     for i in range(first, steps):
         controller.step = i
         branched = i >= branch_from
         pair = fd_pair if branched else pd_pair
-        noise = inversion.predict_noise(i, z, pair, guidance, own_negative=branched and _has_negative(pair))
+        if branched and true_cfg and i == max(first, branch_from):
+            controller.move_pd_rows([1])
+        noise = inversion.predict_noise(i, z, pair, guidance, own_negative=branched and _has_negative(pair),
+                                        true_cfg=true_cfg if branched else None)
         if blend is not None and i >= blend.start and blend.weight > 0:
             noise = blend_noise(noise, blend.foundation_noise[i], blend.mask, blend.weight)
         z = inversion.next_latent(i, z, noise, pd_pair, guidance)

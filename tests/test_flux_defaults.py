@@ -99,3 +99,38 @@ def test_a_prompt_without_a_removal_is_one_row_whatever_true_cfg(flux_cure, phot
 
     assert one.stats.evaluations["foundation"] == 3
     assert np.asarray(one.fd_image).tolist() == np.asarray(other.fd_image).tolist()
+
+
+def _fasa_calls(monkeypatch):
+    """(step, FASA's rows, batch rows) of every joint-attention call FASA handles."""
+    from freecure_edit.attention.flux_controller import FluxAttentionController
+
+    calls = []
+    original = FluxAttentionController._fasa
+
+    def spy(self, call, policy):
+        calls.append((self.step, tuple(policy.pd_rows), call.query.shape[0]))
+        return original(self, call, policy)
+
+    monkeypatch.setattr(FluxAttentionController, "_fasa", spy)
+    return calls
+
+
+def test_apg_on_flux_guides_a_removal_against_its_negative_prompt_and_fasa_reads_the_prompt_row(
+        flux_cure, photo, monkeypatch):
+    cure = flux_cure(regions=GLASSES)
+    prompt = "a man without glasses, smiling"  # the smile is abstract: APG runs
+    config = CureConfig(steps=4, working_size=64, true_cfg=3.0, apg="branch", gamma=0.5)
+    calls = _fasa_calls(monkeypatch)
+    guided = cure.cure(photo(64, 64), prompt, config)
+    plain = cure.cure(photo(64, 64), prompt, config.with_changes(true_cfg=1.0))
+
+    resolved = cure.resolve_config(config)
+    estimate = expected_evaluations(resolved, parse_prompt(prompt), guidance_rows=False).evaluations
+    assert [estimate[k] for k in ("foundation", "fasa")] == [guided.stats.evaluations[k] for k in ("foundation", "fasa")]
+    # Steps 2 and 3 branch: two rows each, so 2 more evaluations than without true CFG.
+    assert guided.stats.evaluations["fasa"] == plain.stats.evaluations["fasa"] + 2
+    first_cure = calls[:len(calls) // 2]
+    assert {(rows, batch) for step, rows, batch in first_cure if step >= 2} == {((1,), 2)}
+    assert {(rows, batch) for step, rows, batch in first_cure if step < 2} == {((0,), 1)}
+    assert np.abs(np.asarray(guided.image, float) - np.asarray(plain.image, float)).mean() > 0.5

@@ -131,9 +131,7 @@ class FluxAttentionController:
 
     def inject(self, pd_cond_rows: Sequence[int], mask: torch.Tensor, omega: float,
                steps: Iterable[int] | None = None, mix: float = 1.0) -> None:
-        rows = [int(row) for row in pd_cond_rows]
-        if not rows or len(set(rows)) != len(rows):
-            raise ValueError(f"pd_cond_rows must name distinct batch rows, got {list(pd_cond_rows)}")
+        rows = _distinct_rows(pd_cond_rows)
         if not math.isfinite(omega):
             raise ValueError(f"omega must be a finite number, got {omega}")
         if not 0.0 <= mix <= 1.0:
@@ -146,6 +144,13 @@ class FluxAttentionController:
         if missing:
             raise ValueError(f"FASA asked for steps {missing}, which the FD pass did not record")
         self._policy = _Injecting(rows, _checked_mask(mask), float(omega), chosen, float(mix))
+
+    def move_pd_rows(self, pd_cond_rows: Sequence[int]) -> None:
+        """Point FASA at other batch rows from the next call on: APG's branch with true CFG evaluates
+        [negative, prompt], so the prompt is row 1 there while the photo pass before it has one row."""
+        rows = _distinct_rows(pd_cond_rows)
+        if isinstance(self._policy, _Injecting):
+            self._policy.pd_rows = rows
 
     def cross_attention_maps(self) -> dict[str, torch.Tensor]:
         return {} if self._maps is None else self._maps.maps()
@@ -241,6 +246,13 @@ class FluxAttentionController:
         if self.step is None:
             raise RuntimeError("set the controller's step to the denoising step index before each model call")
         return self.step
+
+
+def _distinct_rows(pd_cond_rows: Sequence[int]) -> list[int]:
+    rows = [int(row) for row in pd_cond_rows]
+    if not rows or len(set(rows)) != len(rows):
+        raise ValueError(f"pd_cond_rows must name distinct batch rows, got {list(pd_cond_rows)}")
+    return rows
 
 
 def _checked_mask(mask: torch.Tensor) -> torch.Tensor:
