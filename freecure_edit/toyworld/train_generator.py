@@ -19,7 +19,7 @@ MIN_SNR_GAMMA = 5.0
 # last steps' jumps. With min-SNR weighting and twice the steps this raised the generator gate from 0.593
 # to 0.871; the three changes were made together, their shares were not measured apart.
 EMA_DECAY = 0.999
-# Labels of the small parts that decide glasses and expression. The plain loss weighs every latent
+# Labels of the small parts that decide glasses, expression and hat. The plain loss weighs every latent
 # position alike, so a pair of glasses (about 3% of a drawing) moves it little and is learnt last; extra
 # weight around these parts (one latent cell of margin) spends more of the budget there.
 DETAIL_LABELS = ("eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip", "hat")
@@ -134,9 +134,9 @@ def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr
     `latents`: the drawings' unscaled latent means, when already computed. `every_25_steps()` is called
     during training (the caller hands over more threads there once its other process is done).
     `detail_weight`: extra loss weight around eyes, glasses, mouth and hat (`detail_weights`);
-    `template_share`: the share of captions cut to their template ("a photo of a man"). People caption
-    photos without naming everything; without such captions the template, which is the foundation prompt
-    of a removal ("without glasses"), lies outside what the model saw. `on_checkpoint(step, unet,
+    `template_share`: the share of captions cut to their template ("a photo of a man", the foundation
+    prompt of a removal, which no full caption is); measured at 5% it made "without glasses" worse, since
+    the in-distribution template redraws the photo's glasses (README, toy world). `on_checkpoint(step, unet,
     text_encoder)` receives copies holding the averaged weights after each step number in `checkpoints`."""
     from diffusers import DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel
