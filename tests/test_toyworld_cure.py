@@ -22,37 +22,22 @@ import pytest
 from freecure_edit import CureConfig
 from freecure_edit.callbacks import CureCallbacks
 from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
+from toy_fixtures import SUBJECTS, cure_subjects, load_toy_cure
 
 STEPS = 20
 # Identity judge cosine between a drawing and its cure: measured 0.78-0.93 over 6 red-hair cures at the
 # defaults (same identity, other drawings: mean 0.73, 5th pct 0.40; different identities: mean -0.04, 95th
 # pct 0.35), so 0.6 is well inside "the same person" and far outside what FD alone keeps (mean 0.35).
 IDENTITY_KEPT = 0.6
-# (identity, dark hair colour, hair style, seed) of the drawings the cures start from.
-SUBJECTS = [(0, "black", "straight", 101), (3, "brown", "curly", 102), (6, "black", "curly", 103), (9, "brown", "straight", 104)]
 
 
 @pytest.fixture(scope="module")
 def toy():
-    from freecure_edit import FreeCure
-    from freecure_edit.toyworld.assets import model_dir
-    from freecure_edit.toyworld.judges import load_judges
-
-    cure = FreeCure.from_pretrained(str(model_dir("sd")), parser="segformer", parser_model=str(model_dir("parser")),
-                                    device="cpu", detector=None)
-    cure.pipe.set_progress_bar_config(disable=True)
-    return cure, load_judges()
+    return load_toy_cure("sd")
 
 
 def _cures(toy, families, changes, base=None, subjects=SUBJECTS, **config):
-    cure, _ = toy
-    out = []
-    for identity, colour, style, seed in subjects:
-        spec = PortraitSpec(identity=identity, hair_colour=colour, hair_style=style, **(base or {}))
-        drawing = draw(spec, seed)
-        prompt = prompt_for(spec.with_changes(**changes), families)
-        out.append((drawing, prompt, cure.cure(drawing.image, prompt, CureConfig(steps=STEPS, **config))))
-    return out
+    return cure_subjects(toy[0], families, changes, base, subjects, steps=STEPS, **config)
 
 
 @pytest.fixture(scope="module")

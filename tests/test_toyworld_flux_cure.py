@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from freecure_edit import CureConfig
-from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
+from toy_fixtures import cure_subjects, load_toy_cure
 
 STEPS = 20
 GUIDANCE = 6.0
@@ -29,32 +28,18 @@ GUIDANCE = 6.0
 IDENTITY_KEPT = 0.7
 # Of these 4 drawings the cure turned one red (the inputs: none); one is all the toy FLUX shows (above).
 RED_CURED = 1
-# (identity, dark hair colour, hair style, seed) of the drawings the cures start from.
-SUBJECTS = [(0, "black", "straight", 101), (3, "brown", "curly", 102), (6, "black", "curly", 103), (9, "brown", "straight", 104)]
 
 
 @pytest.fixture(scope="module")
 def toy_flux():
-    from freecure_edit import FreeCure
-    from freecure_edit.toyworld.assets import model_dir
-    from freecure_edit.toyworld.judges import load_judges
-
-    cure = FreeCure.from_pretrained(str(model_dir("flux")), parser="segformer", parser_model=str(model_dir("parser")),
-                                    device="cpu", detector=None)
-    cure.pipe.set_progress_bar_config(disable=True)
-    return cure, load_judges()
+    return load_toy_cure("flux")
 
 
 @pytest.fixture(scope="module")
 def red_hair_cures(toy_flux):
-    cure, _ = toy_flux
-    out = []
-    for identity, colour, style, seed in SUBJECTS:
-        spec = PortraitSpec(identity=identity, hair_colour=colour, hair_style=style)
-        drawing = draw(spec, seed)
-        prompt = prompt_for(spec.with_changes(hair_colour="red"), ["hair_colour"])
-        out.append((drawing, cure.cure(drawing.image, prompt, CureConfig(steps=STEPS, guidance=GUIDANCE, working_size=64))))
-    return out
+    cures = cure_subjects(toy_flux[0], ["hair_colour"], {"hair_colour": "red"}, steps=STEPS, guidance=GUIDANCE,
+                          working_size=64)
+    return [(drawing, result) for drawing, _, result in cures]
 
 
 def test_the_toy_flux_is_a_guidance_distilled_dev_model(toy_flux):
