@@ -30,6 +30,22 @@ def test_overwriting_replaces_the_sd_models_but_keeps_the_toy_flux(tmp_path):
     assert not (out / "sd" / "stale.txt").exists() and (out / "sd" / "model_index.json").is_file()
 
 
+def test_short_trains_the_30_minute_recipe_and_refuses_quick_beside_it(tmp_path, monkeypatch, capsys):
+    chosen = []
+
+    def record(out, settings, **kwargs):
+        chosen.append(settings)
+        out.mkdir(parents=True)
+        return {"seconds": {"total_wall": 0.0}}
+
+    monkeypatch.setattr(train, "train_all", record)
+    assert train.main([str(tmp_path / "short"), "--short"]) == 0
+    assert chosen == [train.SHORT] and train.SHORT != train.Settings()
+    with pytest.raises(SystemExit):
+        train.main([str(tmp_path / "both"), "--short", "--quick"])
+    assert "not allowed with" in capsys.readouterr().err and not (tmp_path / "both").exists()
+
+
 @pytest.fixture(scope="module")
 def quick_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy") / "models"
