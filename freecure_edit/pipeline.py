@@ -242,7 +242,7 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
         controller.step = i
         branched = i >= branch_from
         pair = fd_pair if branched else pd_pair
-        if branched and true_cfg and i == max(first, branch_from):
+        if branched and true_cfg:
             controller.move_pd_rows([1])
         noise = inversion.predict_noise(i, z, pair, guidance, own_negative=branched and _has_negative(pair),
                                         true_cfg=true_cfg if branched else None)
