@@ -100,6 +100,8 @@ def sweep_variants(unet) -> list[tuple[str, dict]]:
         ("PD guidance 1", {"pd_guidance": 1.0}),
         ("APG reinvert", {"apg": "reinvert"}),
         ("FD corrections off", {"fd_corrections": False}),
+        ("mask corrections 0.5", {"mask_corrections": 0.5}),
+        ("mask corrections 0", {"mask_corrections": 0.0}),
         ("mask dilation 3 px", {"mask_dilation_px": 3}),
         ("paste feather 2 px", {"paste_feather_px": 2.0}),
     ]

@@ -45,6 +45,12 @@ class CureConfig:
     fd_corrections: give the foundation branch the photo branch's exact corrections, which keeps its
       layout on the photo's. Only the exact front end has corrections; with the others the foundation
       branch runs without them and the result says so in its warnings.
+    mask_corrections: the share of the exact front end's per-step corrections that the photo branch keeps
+      inside the attribute mask (outside it always keeps them all). The corrections retrace the photo,
+      including what the prompt asks to change: 1 retraces it there too; 0 lets the mask evolve as plain
+      sampling under FASA and APG from the first step the cure acts on. The share given up scales with
+      `strength` up to 1. Lower values help a model that reconstructs the photo mostly through
+      its corrections let go of it, at a cost in identity (the toy world's table in the README).
     mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
     paste_feather_px: the soft edge of the paste-back into the full-resolution photo, in photo pixels;
         None: a 64th of the pasted region's short side (8 px for a 512 px photo or face crop).
@@ -77,6 +83,7 @@ class CureConfig:
     apg: str = "branch"
     inversion: str = "exact"
     fd_corrections: bool = True
+    mask_corrections: float = 1.0
     mask_dilation_px: int = 0
     mask_feather_px: float = 0.0
     paste_feather_px: float | None = None
@@ -112,6 +119,8 @@ class CureConfig:
         start, end = self.fasa_steps
         if not 0.0 <= start <= end <= 1.0:
             raise ConfigurationError("fasa_steps must be (start, end) with 0 <= start <= end <= 1")
+        if not 0.0 <= self.mask_corrections <= 1.0:
+            raise ConfigurationError("mask_corrections must be between 0 and 1")
         if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or (self.paste_feather_px or 0) < 0:
             raise ConfigurationError("mask dilation and feather must not be negative")
         if not 0.0 <= self.rofa_start <= 1.0 or not 0.0 <= self.rofa_weight <= 1.0:

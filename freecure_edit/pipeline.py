@@ -187,8 +187,9 @@ def cure_at_working_size(
                 weight = min(1.0, config.rofa_weight * config.strength)
                 rofa_from = rofa_start_step(config)
                 blend = Blend(fd_noise, latent_mask, weight, rofa_from)
+            release = correction_release(config, inversion, cure_mask, latent_size)
             z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, plan.first, branch_from, blend,
-                            report)
+                            release, report)
             # FD's keys and values are not read again: free them before APG and the decode.
             controller.release_cache()
             fd_noise.clear()
@@ -227,13 +228,28 @@ class Blend:
     start: int
 
 
-def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, report):
+def correction_release(config: CureConfig, inversion: Inversion, cure_mask: torch.Tensor, latent_size):
+    """How much of the exact front end's corrections the photo branch gives up, at the latent grid:
+    (1 - mask_corrections) inside the cure mask, nothing outside; None when nothing is given up.
+
+    It scales with the strength up to 1, as ROFA's weight and APG's gamma do, so that a strength near 0
+    stays near the photo instead of jumping to a photo with its corrections taken away.
+    """
+    share = (1.0 - config.mask_corrections) * min(1.0, config.strength)
+    if share <= 0.0 or not isinstance(inversion, ExactInversion):
+        return None
+    mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
+    return (share * mask).to(inversion.zT)[None, None]
+
+
+def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, release, report):
     """Sample the photo branch from step `first` with its corrections, under what the controller injects.
 
     Before `first` nothing acts, so the exact front end's trajectory is the pass itself and starts it.
     From step `branch_from` on it samples with the full prompt (APG by branching), against a removal's
     negative prompt as the foundation branch does (FLUX: true CFG, whose batch is [negative, prompt], so
-    FASA moves to row 1 there). With `blend`, ROFA pulls its noise toward the foundation's.
+    FASA moves to row 1 there). With `blend`, ROFA pulls its noise toward the foundation's; `release`
+    takes that share of the corrections away (see `correction_release`).
     """
     steps, guidance = config.steps, config.photo_guidance
     true_cfg = flux_true_cfg(inversion.backbone, config, fd_pair)
@@ -248,7 +264,7 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
                                         true_cfg=true_cfg if branched else None)
         if blend is not None and i >= blend.start and blend.weight > 0:
             noise = blend_noise(noise, blend.foundation_noise[i], blend.mask, blend.weight)
-        z = inversion.next_latent(i, z, noise, pd_pair, guidance)
+        z = inversion.next_latent(i, z, noise, pd_pair, guidance, release=release)
         if branched:
             report("apg", i - branch_from + 1, steps - branch_from, z)
         else:
@@ -320,6 +336,11 @@ def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedP
         warnings.append(
             f"fd_corrections needs the exact inversion; with inversion {config.inversion!r} the foundation "
             "branch runs without corrections, so its layout may drift from the photo's"
+        )
+    if config.mask_corrections < 1.0 and not isinstance(inversion, ExactInversion):
+        warnings.append(
+            f"mask_corrections needs the exact inversion; with inversion {config.inversion!r} the photo "
+            "branch has no corrections to give up, so the setting changes nothing"
         )
     if parsed.removals and inversion.backbone.kind == "flux":
         if config.true_cfg is None or config.true_cfg <= 1.0:

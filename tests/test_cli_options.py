@@ -33,6 +33,7 @@ SAMPLES = {
     "apg": (["--apg", "reinvert"], "reinvert"),
     "inversion": (["--inversion", "ddim"], "ddim"),
     "fd_corrections": (["--no-fd-corrections"], False),
+    "mask_corrections": (["--mask-corrections", "0.5"], 0.5),
     "mask_dilation_px": (["--mask-dilation-px", "3"], 3),
     "mask_feather_px": (["--mask-feather-px", "1.5"], 1.5),
     "paste_feather_px": (["--paste-feather-px", "2"], 2.0),

@@ -256,3 +256,41 @@ def test_each_phase_reports_its_own_steps_once(fc, photo, apg):
                 + [("apg", i, apg_reports) for i in range(1, apg_reports + 1)])
     assert steps == expected
     assert progress == expected
+
+
+def test_mask_corrections_let_the_cure_move_the_mask_and_keep_a_zero_strength_photo(fc, photo, monkeypatch):
+    final = FinalLatents(fc, monkeypatch)
+    source = photo(64, 64)
+    latents = {}
+    for share in (1.0, 0.5, 0.0):
+        result = fc.cure(source, HAIR, CureConfig(steps=4, mask_corrections=share))
+        assert not any("mask_corrections" in warning for warning in result.warnings)
+        latents[share] = final.last
+    z0 = the_inversion(fc).z0
+    height = z0.shape[-2]
+    inside = (..., slice(None, int(height * 0.375)), slice(None))
+    change = {share: relative_change(z[inside], latents[1.0][inside]) for share, z in latents.items()}
+    assert 0 < change[0.5] < change[0.0], change
+
+    fc.cure(source, HAIR, CureConfig(steps=4, mask_corrections=0.0, strength=0.0))
+    assert torch.equal(final.last, z0), "strength 0 stays the photo whatever the corrections"
+    # The share given up scales with the strength, so a faint cure stays faint.
+    faint = {}
+    for share in (1.0, 0.0):
+        fc.cure(source, HAIR, CureConfig(steps=4, mask_corrections=share, strength=0.05))
+        faint[share] = final.last
+    faint_change = relative_change(faint[0.0][inside], faint[1.0][inside])
+    assert faint_change < 0.2 * change[0.0], (faint_change, change[0.0])
+
+
+def test_mask_corrections_without_the_exact_front_end_are_reported(fc, photo):
+    result = fc.cure(photo(64, 64), HAIR, CureConfig(steps=3, inversion="ddim", mask_corrections=0.5))
+    assert any("mask_corrections needs the exact inversion" in warning for warning in result.warnings)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_mask_corrections_out_of_range_are_refused(share):
+    from freecure_edit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="mask_corrections"):
+        CureConfig(mask_corrections=share)

@@ -97,3 +97,29 @@ def test_exact_inversion_costs_what_ddim_inversion_costs_plus_one(load_tiny, pho
     rows = 1 if guidance == 1.0 else 2
     assert costs["exact"] == rows * (STEPS + 1)
     assert costs["ddim"] == STEPS, "DDIM inversion runs at guidance 1 whatever the sampler's guidance"
+
+
+@pytest.mark.parametrize("guidance", [1.0, 7.5])
+def test_a_released_step_is_the_plain_step_where_released_and_the_exact_one_elsewhere(load_tiny, photo, guidance):
+    pipe = load_tiny("sd", "smooth")
+    inversion = invert(pipe, photo(48, 48), "a photo of a man", STEPS, guidance, method="exact")
+    pair = inversion.prompt_pair
+    inversion.prepare_sampling(pair, guidance)
+    generator = torch.Generator().manual_seed(1)
+    z = inversion.latents[2] + 0.1 * torch.randn(inversion.zT.shape, generator=generator)
+    noise = inversion.predict_noise(2, z, pair, guidance)
+    height, width = z.shape[-2:]
+    release = torch.zeros(1, 1, height, width)
+    release[..., : height // 2, :] = 1.0
+
+    exact = inversion.next_latent(2, z, noise, pair, guidance)
+    plain = inversion.schedule.step(z, noise, 2)
+    released = inversion.next_latent(2, z, noise, pair, guidance, release=release)
+    half = inversion.next_latent(2, z, noise, pair, guidance, release=0.5 * release)
+
+    top, bottom = (..., slice(None, height // 2), slice(None)), (..., slice(height // 2, None), slice(None))
+    assert relative_error(plain[top], exact[top]) > 1e-3, "the corrections must matter for this test to mean anything"
+    assert torch.allclose(released[top], plain[top], atol=1e-5)
+    assert torch.equal(released[bottom], exact[bottom])
+    assert torch.allclose(half[top], (plain[top] + exact[top]) / 2, atol=1e-5)
+    assert torch.equal(inversion.next_latent(2, z, noise, pair, guidance, release=torch.zeros_like(release)), exact)

@@ -54,6 +54,9 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
     "inversion": ConfigOption("--inversion", "The inversion front end.", click.Choice(INVERSIONS)),
     "fd_corrections": ConfigOption("--fd-corrections/--no-fd-corrections", "Keep the foundation branch on the "
                                    "photo's layout with the exact inversion's corrections."),
+    "mask_corrections": ConfigOption("--mask-corrections", "The share of the exact inversion's corrections the "
+                                     "photo branch keeps inside the attribute mask: 1 retraces the photo there, "
+                                     "lower lets the cure change more of it.", float),
     "mask_dilation_px": ConfigOption("--mask-dilation-px", "Grow the attribute masks by this many working pixels.",
                                      int),
     "mask_feather_px": ConfigOption("--mask-feather-px", "Soften the attribute masks' edges over this many working "

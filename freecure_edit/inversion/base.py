@@ -77,8 +77,15 @@ class Inversion:
         return pair
 
     def next_latent(
-        self, i: int, z: torch.Tensor, noise: torch.Tensor, pair: PromptPair, guidance_scale: float
+        self,
+        i: int,
+        z: torch.Tensor,
+        noise: torch.Tensor,
+        pair: PromptPair,
+        guidance_scale: float,
+        release: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """One sampling step from `z`; `release` matters only to methods with corrections to give up."""
         return self.schedule.step(z, noise, i)
 
     def prepare_sampling(self, pair: PromptPair, guidance_scale: float) -> None:

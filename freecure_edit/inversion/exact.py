@@ -57,12 +57,24 @@ class ExactInversion(Inversion):
                     anchors[i] = self.predict_noise(i, self.latents[i], pair, guidance_scale)
 
     def next_latent(
-        self, i: int, z: torch.Tensor, noise: torch.Tensor, pair: PromptPair, guidance_scale: float
+        self,
+        i: int,
+        z: torch.Tensor,
+        noise: torch.Tensor,
+        pair: PromptPair,
+        guidance_scale: float,
+        release: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """The corrected step from `z`; `release` (broadcastable to z, in [0, 1]) takes that share of
+        the correction away where it is set, so that there the step is the plain one: a * z + b * noise."""
         anchors = self._anchors.get(anchor_key(pair, guidance_scale))
         if anchors is None or anchors[i] is None:
             raise RuntimeError(
                 f"no correction for step {i} under this prompt and guidance; call prepare_sampling first"
             )
         a, b = self.schedule.step_coefficients(i)
-        return self.latents[i + 1] + a * (z - self.latents[i]) + b * (noise - anchors[i])
+        corrected = self.latents[i + 1] + a * (z - self.latents[i]) + b * (noise - anchors[i])
+        if release is None:
+            return corrected
+        correction = self.latents[i + 1] - (a * self.latents[i] + b * anchors[i])
+        return corrected - release * correction
