@@ -271,6 +271,9 @@ def test_mask_corrections_let_the_cure_move_the_mask_and_keep_a_zero_strength_ph
     inside = (..., slice(None, int(height * 0.375)), slice(None))
     change = {share: relative_change(z[inside], latents[1.0][inside]) for share, z in latents.items()}
     assert 0 < change[0.5] < change[0.0], change
+    below = (..., slice(int(height * 0.625), None), slice(None))
+    outside = relative_change(latents[0.0][below], latents[1.0][below])
+    assert outside < 0.2 * change[0.0], "the corrections are given up inside the mask only"
 
     fc.cure(source, HAIR, CureConfig(steps=4, mask_corrections=0.0, strength=0.0))
     assert torch.equal(final.last, z0), "strength 0 stays the photo whatever the corrections"
