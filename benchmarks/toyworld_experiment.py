@@ -102,6 +102,9 @@ def sweep_variants(unet) -> list[tuple[str, dict]]:
         ("FD corrections off", {"fd_corrections": False}),
         ("mask corrections 0.5", {"mask_corrections": 0.5}),
         ("mask corrections 0", {"mask_corrections": 0.0}),
+        ("FD mask corrections 0.5", {"fd_mask_corrections": 0.5}),
+        ("FD mask corrections 0", {"fd_mask_corrections": 0.0}),
+        ("FD mask corrections 0, mask corrections 0.5", {"fd_mask_corrections": 0.0, "mask_corrections": 0.5}),
         ("mask dilation 3 px", {"mask_dilation_px": 3}),
         ("paste feather 2 px", {"paste_feather_px": 2.0}),
     ]

@@ -51,6 +51,11 @@ class CureConfig:
       sampling under FASA and APG from the first step the cure acts on. The share given up scales with
       `strength` up to 1. Lower values help a model that reconstructs the photo mostly through
       its corrections let go of it, at a cost in identity (the toy world's table in the README).
+    fd_mask_corrections: the same for the foundation branch (with `fd_corrections`), inside the photo's
+      own region of the spatial attributes from its parse (the foundation image does not exist yet),
+      grown by one latent cell: 1 keeps them all there; lower lets the foundation branch draw the asked
+      hair or remove the glasses where the corrections would paint the photo's back. Scales with
+      `strength` up to 1 as well.
     mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
     paste_feather_px: the soft edge of the paste-back into the full-resolution photo, in photo pixels;
         None: a 64th of the pasted region's short side (8 px for a 512 px photo or face crop).
@@ -84,6 +89,7 @@ class CureConfig:
     inversion: str = "exact"
     fd_corrections: bool = True
     mask_corrections: float = 1.0
+    fd_mask_corrections: float = 1.0
     mask_dilation_px: int = 0
     mask_feather_px: float = 0.0
     paste_feather_px: float | None = None
@@ -119,8 +125,9 @@ class CureConfig:
         start, end = self.fasa_steps
         if not 0.0 <= start <= end <= 1.0:
             raise ConfigurationError("fasa_steps must be (start, end) with 0 <= start <= end <= 1")
-        if not 0.0 <= self.mask_corrections <= 1.0:
-            raise ConfigurationError("mask_corrections must be between 0 and 1")
+        for name in ("mask_corrections", "fd_mask_corrections"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigurationError(f"{name} must be between 0 and 1")
         if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or (self.paste_feather_px or 0) < 0:
             raise ConfigurationError("mask dilation and feather must not be negative")
         if not 0.0 <= self.rofa_start <= 1.0 or not 0.0 <= self.rofa_weight <= 1.0:

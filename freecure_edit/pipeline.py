@@ -29,6 +29,7 @@ from freecure_edit.attention import AttentionController, default_fasa_layers, de
 from freecure_edit.backbones.base import PromptPair
 from freecure_edit.callbacks import CureCallbacks, MaskContext, StepInfo, raise_if_cancelled
 from freecure_edit.config import CureConfig, CureStats
+from freecure_edit.corrections import foundation_release, photo_release
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
@@ -120,12 +121,17 @@ def cure_at_working_size(
     fasa_steps = fasa_steps_of(config) if config.method == "fasa" else set()
     warnings = front_end_warnings(config, inversion, parsed)
 
+    # The photo's parse comes before the foundation branch, which may give up its corrections there.
+    with clock.phase("parser"):
+        photo_parse = parser.parse(photo)
+    fd_release = foundation_release(config, inversion, parsed, photo_parse, latent_size)
+
     with controller.installed():
         # 2. The foundation branch, from the same noise, with the full prompt.
         with clock.phase("foundation"):
             capture = _attribute_tokens(backbone, parsed, fd_prompt, with_placed_abstract=config.refine == "sam")
             fd_latent, fd_noise = _foundation_pass(
-                inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, report
+                inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, fd_release, report
             )
         clock.stats.fd_cache_bytes = controller.cache_bytes
         with clock.phase("autoencoder"):
@@ -134,7 +140,6 @@ def cure_at_working_size(
 
         # 3. Where the attributes are: the photo's parse and the foundation image's.
         with clock.phase("parser"):
-            photo_parse = parser.parse(photo)
             fd_parse = parser.parse(fd_image)
         with clock.phase("masks"):
             if config.method == "rofa":
@@ -187,7 +192,7 @@ def cure_at_working_size(
                 weight = min(1.0, config.rofa_weight * config.strength)
                 rofa_from = rofa_start_step(config)
                 blend = Blend(fd_noise, latent_mask, weight, rofa_from)
-            release = correction_release(config, inversion, cure_mask, latent_size)
+            release = photo_release(config, inversion, cure_mask, latent_size)
             z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, plan.first, branch_from, blend,
                             release, report)
             # FD's keys and values are not read again: free them before APG and the decode.
@@ -228,20 +233,6 @@ class Blend:
     start: int
 
 
-def correction_release(config: CureConfig, inversion: Inversion, cure_mask: torch.Tensor, latent_size):
-    """How much of the exact front end's corrections the photo branch gives up, at the latent grid:
-    (1 - mask_corrections) inside the cure mask, nothing outside; None when nothing is given up.
-
-    It scales with the strength up to 1, as ROFA's weight and APG's gamma do, so that a strength near 0
-    stays near the photo instead of jumping to a photo with its corrections taken away.
-    """
-    share = (1.0 - config.mask_corrections) * min(1.0, config.strength)
-    if share <= 0.0 or not isinstance(inversion, ExactInversion):
-        return None
-    mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
-    return (share * mask).to(inversion.zT)[None, None]
-
-
 def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, release, report):
     """Sample the photo branch from step `first` with its corrections, under what the controller injects.
 
@@ -249,7 +240,7 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
     From step `branch_from` on it samples with the full prompt (APG by branching), against a removal's
     negative prompt as the foundation branch does (FLUX: true CFG, whose batch is [negative, prompt], so
     FASA moves to row 1 there). With `blend`, ROFA pulls its noise toward the foundation's; `release`
-    takes that share of the corrections away (see `correction_release`).
+    takes that share of the corrections away (see `photo_release`).
     """
     steps, guidance = config.steps, config.photo_guidance
     true_cfg = flux_true_cfg(inversion.backbone, config, fd_pair)
@@ -272,8 +263,9 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
     return z
 
 
-def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, report):
-    """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory.
+def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, release, report):
+    """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory,
+    except for the share `release` of the corrections (see `foundation_release`).
 
     Keys and values are kept only at `fasa_steps`, the steps FASA will read. Returns the final latent
     and the guided noise of every step (ROFA blends it into the photo branch).
@@ -297,7 +289,7 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
         if config.method == "rofa":
             noises.append(noise)
         if use_corrections:
-            z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance)
+            z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance, release=release)
         else:
             z = inversion.schedule.step(z, noise, i)
         report("foundation", i + 1, steps, z)
@@ -340,6 +332,11 @@ def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedP
     if config.mask_corrections < 1.0 and not isinstance(inversion, ExactInversion):
         warnings.append(
             f"mask_corrections needs the exact inversion; with inversion {config.inversion!r} the photo "
+            "branch has no corrections to give up, so the setting changes nothing"
+        )
+    if config.fd_mask_corrections < 1.0 and not (config.fd_corrections and isinstance(inversion, ExactInversion)):
+        warnings.append(
+            "fd_mask_corrections needs fd_corrections and the exact inversion: without them the foundation "
             "branch has no corrections to give up, so the setting changes nothing"
         )
     if parsed.removals and inversion.backbone.kind == "flux":

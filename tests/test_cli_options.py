@@ -34,6 +34,7 @@ SAMPLES = {
     "inversion": (["--inversion", "ddim"], "ddim"),
     "fd_corrections": (["--no-fd-corrections"], False),
     "mask_corrections": (["--mask-corrections", "0.5"], 0.5),
+    "fd_mask_corrections": (["--fd-mask-corrections", "0.25"], 0.25),
     "mask_dilation_px": (["--mask-dilation-px", "3"], 3),
     "mask_feather_px": (["--mask-feather-px", "1.5"], 1.5),
     "paste_feather_px": (["--paste-feather-px", "2"], 2.0),

@@ -297,3 +297,49 @@ def test_mask_corrections_out_of_range_are_refused(share):
 
     with pytest.raises(ConfigurationError, match="mask_corrections"):
         CureConfig(mask_corrections=share)
+
+
+def test_fd_mask_corrections_free_the_foundation_inside_the_photos_region_only(fc, photo, monkeypatch):
+    """The foundation image is the first decode of a cure; its branch gives up its corrections inside the
+    photo's hair region (grown one latent cell) and keeps them below it."""
+    final = FinalLatents(fc, monkeypatch)
+    source = photo(64, 64)
+
+    def foundation_latent(prompt=HAIR, **settings):
+        final.latents.clear()
+        result = fc.cure(source, prompt, CureConfig(steps=4, **settings))
+        assert not any("fd_mask_corrections" in warning for warning in result.warnings)
+        return final.latents[0], final.last
+
+    fd, cured = {}, {}
+    for share in (1.0, 0.5, 0.0):
+        fd[share], cured[share] = foundation_latent(fd_mask_corrections=share)
+    height = fd[1.0].shape[-2]
+    inside = (..., slice(None, int(height * 0.375)), slice(None))
+    below = (..., slice(int(height * 0.625), None), slice(None))
+    change = {share: relative_change(z[inside], fd[1.0][inside]) for share, z in fd.items()}
+    assert 0 < change[0.5] < change[0.0], change
+    assert relative_change(fd[0.0][below], fd[1.0][below]) < 0.2 * change[0.0]
+    assert not torch.equal(cured[0.0], cured[1.0]), "the photo branch reads the changed foundation"
+
+    # Strength 0 gives up nothing, so the foundation branch is the default one.
+    faint, _ = foundation_latent(fd_mask_corrections=0.0, strength=0.0)
+    assert torch.equal(faint, foundation_latent(strength=0.0)[0])
+    # Glasses the photo lacks have no region in its parse: nothing to give up.
+    glasses = "a man wearing glasses"
+    assert torch.equal(foundation_latent(glasses, fd_mask_corrections=0.0)[0], foundation_latent(glasses)[0])
+
+
+@pytest.mark.parametrize("settings", [{"inversion": "ddim"}, {"fd_corrections": False}])
+def test_fd_mask_corrections_without_foundation_corrections_are_reported(fc, photo, settings):
+    result = fc.cure(photo(64, 64), HAIR, CureConfig(steps=3, fd_mask_corrections=0.5, **settings))
+    assert any("fd_mask_corrections needs fd_corrections" in warning for warning in result.warnings)
+    assert not any("fd_mask_corrections" in warning
+                   for warning in fc.cure(photo(64, 64), HAIR, CureConfig(steps=3, **settings)).warnings)
+
+
+def test_fd_mask_corrections_out_of_range_are_refused():
+    from freecure_edit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="fd_mask_corrections"):
+        CureConfig(fd_mask_corrections=1.01)
