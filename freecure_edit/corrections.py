@@ -23,7 +23,7 @@ def photo_release(config: CureConfig, inversion: Inversion, cure_mask: torch.Ten
     It scales with the strength up to 1, as ROFA's weight and APG's gamma do, so that a strength near 0
     stays near the photo instead of jumping to a photo with its corrections taken away.
     """
-    share = _share(config.mask_corrections, config, inversion)
+    share = _share(config.photo_corrections_kept, config, inversion)
     if share is None:
         return None
     mask = resize_mask(cure_mask, *latent_size).to(inversion.zT.device)
@@ -40,7 +40,7 @@ def foundation_release(config: CureConfig, inversion: Inversion, parsed: ParsedP
     otherwise paint back into the foundation image as well. An attribute the photo lacks (glasses to be
     added) has no region here; the foundation branch draws it without help from the corrections anyway.
     """
-    share = _share(config.fd_mask_corrections, config, inversion)
+    share = _share(config.foundation_corrections_kept, config, inversion)
     if share is None or not config.fd_corrections or not parsed.spatial or not photo_parse:
         return None
     shape = tuple(next(iter(photo_parse.values())).shape[-2:])

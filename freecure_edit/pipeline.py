@@ -3,10 +3,11 @@
 `FreeCure` (api.py) loads the models, resizes the photo, caches inversions and pastes the result back;
 this module is the method itself:
 
-1. invert the photo with the template prompt (the photo branch, PD, is its trajectory);
+1. invert the photo with the template prompt (the photo branch, PD, is its trajectory), and parse it;
 2. run the foundation branch (FD) from the same z_T with the full prompt, recording its self-attention
-   keys and values and the cross-attention of the attribute tokens;
-3. parse the photo and the FD image and build the attribute masks;
+   keys and values and the cross-attention of the attribute tokens; inside the photo's own attribute
+   region it gives up the exact front end's corrections (`corrections.py`);
+3. parse the FD image and build the attribute masks from both parses;
 4. sample PD again with FASA: its conditional queries also see FD's keys inside the mask (or, with
    method "rofa", blend its noise toward FD's inside the SAME mask);
 5. asymmetric prompt guidance (APG) for abstract attributes;
@@ -329,12 +330,15 @@ def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedP
             f"fd_corrections needs the exact inversion; with inversion {config.inversion!r} the foundation "
             "branch runs without corrections, so its layout may drift from the photo's"
         )
-    if config.mask_corrections < 1.0 and not isinstance(inversion, ExactInversion):
+    exact = isinstance(inversion, ExactInversion)
+    # Left to their defaults (None) they act only where they can, so only a value the user set warns.
+    if config.mask_corrections is not None and config.mask_corrections < 1.0 and not exact:
         warnings.append(
             f"mask_corrections needs the exact inversion; with inversion {config.inversion!r} the photo "
             "branch has no corrections to give up, so the setting changes nothing"
         )
-    if config.fd_mask_corrections < 1.0 and not (config.fd_corrections and isinstance(inversion, ExactInversion)):
+    if (config.fd_mask_corrections is not None and config.fd_mask_corrections < 1.0
+            and not (config.fd_corrections and exact)):
         warnings.append(
             "fd_mask_corrections needs fd_corrections and the exact inversion: without them the foundation "
             "branch has no corrections to give up, so the setting changes nothing"

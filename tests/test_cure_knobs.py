@@ -83,12 +83,15 @@ def test_apg_branches_to_the_full_prompt(load_tiny, photo, monkeypatch):
 def test_fasa_reads_the_foundations_conditional_row(load_tiny, photo, monkeypatch):
     """Template = prompt puts FD on the photo's own trajectory, so with omega 0 and a full mask FASA is
     attention over duplicated keys: the reconstruction again, up to float error. Keys from another row
-    (the unconditional one) would move it by about 1e-2."""
+    (the unconditional one) would move it by about 1e-2. Both branches keep all their corrections, as
+    the same trajectory needs."""
     fc = FreeCure(load_tiny("sd", "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
     final = FinalLatents(fc, monkeypatch)
     full = CureCallbacks(on_masks=lambda context: {"hair": torch.ones_like(context.masks["hair"])})
 
-    fc.cure(photo(64, 64), HAIR, CureConfig(steps=STEPS, template=HAIR, omega=0.0), callbacks=full)
+    same_corrections = {"mask_corrections": 1.0, "fd_mask_corrections": 1.0}
+    fc.cure(photo(64, 64), HAIR, CureConfig(steps=STEPS, template=HAIR, omega=0.0, **same_corrections),
+            callbacks=full)
 
     assert relative_change(final.last, the_inversion(fc).z0) < 1e-4
 
@@ -343,3 +346,19 @@ def test_fd_mask_corrections_out_of_range_are_refused():
 
     with pytest.raises(ConfigurationError, match="fd_mask_corrections"):
         CureConfig(fd_mask_corrections=1.01)
+
+
+def test_the_corrections_left_to_their_defaults_are_the_toy_worlds_choice_and_warn_nowhere(fc, photo, monkeypatch):
+    from freecure_edit.config import FD_MASK_CORRECTIONS, MASK_CORRECTIONS
+
+    final = FinalLatents(fc, monkeypatch)
+    source = photo(64, 64)
+    fc.cure(source, HAIR, CureConfig(steps=3))
+    by_default = final.last
+    fc.cure(source, HAIR, CureConfig(steps=3, mask_corrections=MASK_CORRECTIONS, fd_mask_corrections=FD_MASK_CORRECTIONS))
+    assert torch.equal(final.last, by_default)
+    fc.cure(source, HAIR, CureConfig(steps=3, mask_corrections=1.0, fd_mask_corrections=1.0))
+    assert not torch.equal(final.last, by_default)
+    for settings in ({"inversion": "ddim"}, {"fd_corrections": False}):
+        warnings = fc.cure(source, HAIR, CureConfig(steps=3, **settings)).warnings
+        assert not any("mask_corrections" in warning for warning in warnings), warnings

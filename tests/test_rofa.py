@@ -33,7 +33,8 @@ def test_rofa_with_an_empty_mask_gives_the_reconstruction(load_tiny, photo, kind
 @pytest.mark.parametrize("size", [(64, 64), (80, 56)], ids=["square", "non-square"])
 def test_rofa_with_a_full_mask_at_weight_one_follows_the_foundation_branch(load_tiny, photo, kind, size, monkeypatch):
     """With M = 1 from step 0 at weight 1 the photo branch's noise is FD's at every step, so with the
-    same corrections both branches walk the same latents and decode to the same image."""
+    same corrections (both branches keep them all) both walk the same latents and decode to the same
+    image."""
     import freecure_edit.pipeline as pipeline
 
     def full_masks(parsed, photo_parse, fd_parse, maps, shape):
@@ -43,7 +44,8 @@ def test_rofa_with_a_full_mask_at_weight_one_follows_the_foundation_branch(load_
 
     monkeypatch.setattr(pipeline, "same_masks", full_masks)
     fc = FreeCure(load_tiny(kind, "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
-    config = CureConfig(method="rofa", steps=STEPS, rofa_start=0.0, rofa_weight=1.0)
+    config = CureConfig(method="rofa", steps=STEPS, rofa_start=0.0, rofa_weight=1.0,
+                        mask_corrections=1.0, fd_mask_corrections=1.0)
 
     result = fc.cure(photo(*size), "a man with black curly hair", config)
 

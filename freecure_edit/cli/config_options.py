@@ -56,11 +56,13 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
                                    "photo's layout with the exact inversion's corrections."),
     "mask_corrections": ConfigOption("--mask-corrections", "The share of the exact inversion's corrections the "
                                      "photo branch keeps inside the attribute mask: 1 retraces the photo there, "
-                                     "lower lets the cure change more of it.", float),
+                                     "lower lets the cure change more of it.", float,
+                                     none_means="0.5 with the exact inversion"),
     "fd_mask_corrections": ConfigOption("--fd-mask-corrections", "The share of the exact inversion's corrections "
                                         "the foundation branch keeps inside the photo's region of the "
                                         "attributes: 1 retraces the photo there, lower lets it draw the asked "
-                                        "attributes over the photo's.", float),
+                                        "attributes over the photo's.", float,
+                                        none_means="0 with the exact inversion"),
     "mask_dilation_px": ConfigOption("--mask-dilation-px", "Grow the attribute masks by this many working pixels.",
                                      int),
     "mask_feather_px": ConfigOption("--mask-feather-px", "Soften the attribute masks' edges over this many working "

@@ -38,8 +38,8 @@ class Settings:
     unet_steps: int = 4800
     unet_batch: int = 32
     unet_lr: float = 1e-3
-    # Off in the committed recipe; benchmarks/toyworld_generator_recipes.py measures shorter recipes with
-    # them (train_generator.detail_weights, batch_tokens).
+    # Off in this recipe, on in SHORT; benchmarks/toyworld_generator_recipes.py measures shorter recipes
+    # with them (train_generator.detail_weights, batch_tokens).
     detail_weight: float = 0.0
     template_share: float = 0.0
     parser_steps: int = 2000
@@ -47,10 +47,10 @@ class Settings:
 
 
 QUICK = Settings(drawings=32, vae_steps=2, text_steps=2, unet_steps=2, parser_steps=2, judge_steps=2)
-# The 30-minute recipe: through this command it took 1653 s (27.6 min) on the 2-core CPU with every gate
-# passing (generator 0.912: hat 0.79 against 1.00 above). On its weights the cure keeps the photo more and
-# carries less (red hair 3 of 6 drawings, round glasses removed 1 of 6; 6 and 6 on the default recipe's),
-# so the committed weights stay the default recipe's (README, toy world).
+# The 30-minute recipe, the committed weights': through this command it took 1653 s and 1852 s on the
+# 2-core CPU in two runs, every gate passing (generator 0.912: hat 0.79 against 1.00 above). Its UNet
+# reconstructs more of the photo through the exact inversion's corrections; the cure's defaults give
+# them up inside the masks (config.MASK_CORRECTIONS) because of it (README, toy world).
 SHORT = Settings(unet_steps=2900, unet_batch=16, detail_weight=12.0, parser_steps=1800)
 
 
