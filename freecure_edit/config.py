@@ -51,16 +51,18 @@ class CureConfig:
       layout on the photo's. Only the exact front end has corrections; with the others the foundation
       branch runs without them and the result says so in its warnings.
     mask_corrections: the share of the exact front end's per-step corrections that the photo branch keeps
-      inside the attribute mask (outside it always keeps them all); None is 0.5 (`MASK_CORRECTIONS`). The corrections retrace the photo,
-      including what the prompt asks to change: 1 retraces it there too; 0 lets the mask evolve as plain
-      sampling under FASA and APG from the first step the cure acts on. The share given up scales with
+      inside the attribute mask (outside it always keeps them all); None is 0.5 (`MASK_CORRECTIONS`).
+      The corrections retrace the photo, including what the prompt asks to change: 1 retraces it there
+      too; 0 lets the mask evolve as plain sampling under FASA and APG from the first step the cure acts
+      on. The share given up scales with
       `strength` up to 1. Lower values help a model that reconstructs the photo mostly through
       its corrections let go of it, at a cost in identity (the toy world's table in the README).
     fd_mask_corrections: the same for the foundation branch (with `fd_corrections`), inside the photo's
       own region of the spatial attributes from its parse (the foundation image does not exist yet),
-      grown by one latent cell; None is 0 (`FD_MASK_CORRECTIONS`): 1 keeps them all there; lower lets the foundation branch draw the asked
-      hair or remove the glasses where the corrections would paint the photo's back. Scales with
-      `strength` up to 1 as well.
+      grown by one latent cell; None is 0 (`FD_MASK_CORRECTIONS`). 1 keeps them all there; lower lets
+      the foundation branch draw the asked hair or remove the glasses where the corrections would paint
+      the photo's back. Scales with `strength` up to 1 as well. Masks from `on_masks` or SAM come after
+      the foundation branch, so this region is always the parser's.
     mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
     paste_feather_px: the soft edge of the paste-back into the full-resolution photo, in photo pixels;
         None: a 64th of the pasted region's short side (8 px for a 512 px photo or face crop).

@@ -355,7 +355,8 @@ def test_the_corrections_left_to_their_defaults_are_the_toy_worlds_choice_and_wa
     source = photo(64, 64)
     fc.cure(source, HAIR, CureConfig(steps=3))
     by_default = final.last
-    fc.cure(source, HAIR, CureConfig(steps=3, mask_corrections=MASK_CORRECTIONS, fd_mask_corrections=FD_MASK_CORRECTIONS))
+    explicit = CureConfig(steps=3, mask_corrections=MASK_CORRECTIONS, fd_mask_corrections=FD_MASK_CORRECTIONS)
+    fc.cure(source, HAIR, explicit)
     assert torch.equal(final.last, by_default)
     fc.cure(source, HAIR, CureConfig(steps=3, mask_corrections=1.0, fd_mask_corrections=1.0))
     assert not torch.equal(final.last, by_default)
