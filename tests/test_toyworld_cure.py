@@ -5,7 +5,7 @@ world's, committed under freecure_edit/toyworld/weights) and the world's judges.
 measured on these weights (README, "Toy world"), not chosen to pass.
 
 Measured on these weights (`train --short`: UNet 2900 x 16) at 20 steps and the defaults, on the six
-drawings below (the four of SUBJECTS and two more): "red hair" is red 5/6 (the sixth brown) with
+drawings below (the four of SUBJECTS and two more): "red hair" is red 5/6 (the third brown) with
 identity cosines 0.82-0.97 (mean 0.93) against FD's mean 0.56, FD red 6/6; "smiling" 6/6 (0.78-0.96);
 "without glasses" removes round glasses 6/6 (0.72-0.92) and sunglasses fully 4/6 (the other two keep a
 round rim). With both branches keeping all their corrections inside the masks (`mask_corrections` and
