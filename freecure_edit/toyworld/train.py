@@ -47,8 +47,8 @@ class Settings:
 
 
 QUICK = Settings(drawings=32, vae_steps=2, text_steps=2, unet_steps=2, parser_steps=2, judge_steps=2)
-# The 30-minute recipe, the committed weights': through this command it took 1653 s and 1852 s on the
-# 2-core CPU in two runs, every gate passing (generator 0.912: hat 0.79 against 1.00 above). Its UNet
+# The 30-minute recipe, the committed weights': through this command it took 1653 s, 1852 s (a busier
+# host) and 1647 s on the 2-core CPU, every gate passing (generator 0.912: hat 0.79 against 1.00 above). Its UNet
 # reconstructs more of the photo through the exact inversion's corrections; the cure's defaults give
 # them up inside the masks (config.MASK_CORRECTIONS) because of it (README, toy world).
 SHORT = Settings(unet_steps=2900, unet_batch=16, detail_weight=12.0, parser_steps=1800)
