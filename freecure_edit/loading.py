@@ -149,8 +149,18 @@ def check_hub_model(model_id: str) -> None:
         raise ModelNotFoundError(_missing_hub_model_message(model_id, error)) from None
 
 
+def dtype_kwarg(dtype: torch.dtype) -> dict:
+    """The dtype argument of diffusers' loaders under the installed release's name: 0.40 renamed
+    `torch_dtype` to `dtype` and warns on the old name; older releases know only `torch_dtype`."""
+    import diffusers
+    from packaging.version import Version
+
+    renamed = Version(diffusers.__version__).release >= (0, 40)
+    return {"dtype" if renamed else "torch_dtype": dtype}
+
+
 def _pretrained_kwargs(class_name: str, dtype: torch.dtype) -> dict:
-    kwargs = {"torch_dtype": dtype}
+    kwargs = dtype_kwarg(dtype)
     if class_name == "StableDiffusionPipeline":
         # The safety checker is a second 1.2 GB model that edits of real photos have no use for.
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -237,8 +247,8 @@ def _load_vae(vae_source, dtype: torch.dtype):
     vae_path = Path(str(vae_source)).expanduser()
     try:
         if vae_path.is_file():
-            return AutoencoderKL.from_single_file(str(vae_path), torch_dtype=dtype)
-        return AutoencoderKL.from_pretrained(str(vae_source), torch_dtype=dtype)
+            return AutoencoderKL.from_single_file(str(vae_path), **dtype_kwarg(dtype))
+        return AutoencoderKL.from_pretrained(str(vae_source), **dtype_kwarg(dtype))
     except (OSError, ValueError):
         raise ModelNotFoundError(
             f"VAE {vae_source} is not on disk or in the Hugging Face cache; download it "

@@ -37,7 +37,7 @@ def load_flux_transformer_file(path: Path, config, dtype: torch.dtype):
     """FluxPipeline with the transformer read from `path` and everything else from `config`."""
     from diffusers import FluxPipeline, FluxTransformer2DModel
 
-    from freecure_edit.loading import FLUX_DEV, FLUX_SCHNELL
+    from freecure_edit.loading import FLUX_DEV, FLUX_SCHNELL, dtype_kwarg
 
     if config is not None:
         source = Path(config).expanduser()
@@ -50,10 +50,10 @@ def load_flux_transformer_file(path: Path, config, dtype: torch.dtype):
     weights = _bfl_converted(path)
     try:
         transformer = FluxTransformer2DModel.from_single_file(
-            weights if weights is not None else str(path), config=source_text, subfolder="transformer", torch_dtype=dtype, local_files_only=local_only
+            weights if weights is not None else str(path), config=source_text, subfolder="transformer", local_files_only=local_only, **dtype_kwarg(dtype)
         )
         return FluxPipeline.from_pretrained(
-            source_text, transformer=transformer, torch_dtype=dtype, local_files_only=local_only
+            source_text, transformer=transformer, local_files_only=local_only, **dtype_kwarg(dtype)
         )
     except (OSError, TypeError, ValueError) as error:
         raise ModelNotFoundError(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 import torch
 
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeCheckpointError
-from freecure_edit.loading import load_pipeline, pipeline_kind
+from freecure_edit.loading import dtype_kwarg, load_pipeline, pipeline_kind
 from freecure_edit.testing import tiny_sd_pipeline
 from freecure_edit.testing_single_file import write_sd15_single_file
 
@@ -33,6 +34,24 @@ def test_a_single_safetensors_file_loads_with_a_local_config(tmp_path, tiny_mode
     assert pipeline_kind(pipe) == "sd"
     for name, tensor in original.unet.state_dict().items():
         assert torch.equal(pipe.unet.state_dict()[name], tensor), name
+
+
+def test_loading_asks_for_the_dtype_by_the_installed_diffusers_name(tmp_path, tiny_model_folder):
+    # diffusers 0.40 renamed torch_dtype to dtype and warns on the old name at every load.
+    checkpoint = write_sd15_single_file(tiny_sd_pipeline("smooth"), tmp_path / "tiny-sd15.safetensors")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*torch_dtype.*")
+        load_pipeline(tiny_model_folder("sd", "random"), device="cpu")
+        load_pipeline(checkpoint, config=tiny_model_folder("sd", "smooth"), device="cpu")
+
+
+@pytest.mark.parametrize(("release", "name"), [("0.35.2", "torch_dtype"), ("0.39.0", "torch_dtype"),
+                                                ("0.40.0", "dtype"), ("0.42.1", "dtype"), ("0.43.0.dev0", "dtype")])
+def test_the_dtype_argument_is_named_as_the_release_expects(monkeypatch, release, name):
+    import diffusers
+
+    monkeypatch.setattr(diffusers, "__version__", release)
+    assert dtype_kwarg(torch.float16) == {name: torch.float16}
 
 
 def test_a_single_file_without_config_offline_names_the_option(tmp_path):

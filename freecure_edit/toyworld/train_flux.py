@@ -234,7 +234,7 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
 
     from diffusers import FluxTransformer2DModel
 
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.loading import dtype_kwarg, load_pipeline
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
     from freecure_edit.toyworld.train import SEEDS, _log, _sha256, _versions
     from freecure_edit.toyworld.train_generator import encode
@@ -257,7 +257,7 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
     if teacher_folder is not None:
         teacher_manifest = _check_teacher(teacher_folder, t5, sd_folder)
         transformer = FluxTransformer2DModel.from_pretrained(str(teacher_folder), subfolder="transformer",
-                                                             torch_dtype=torch.float32)
+                                                             **dtype_kwarg(torch.float32))
     pipe = build_pipeline(sd_pipe, transformer, t5, _t5_tokenizer())
     if teacher_folder is None:
         start = time.perf_counter()
