@@ -123,6 +123,11 @@ class FreeCure:
             callbacks.on_result(result)
         return result
 
+    def forget_inversions(self) -> None:
+        """Drop the cached inversions: the next cure inverts its photo again, and its stats count that.
+        For measuring each setting's own cost, as the evaluation does."""
+        self._inversions.clear()
+
     def resolve_config(self, config: CureConfig | None = None) -> CureConfig:
         """`config` with the settings it leaves to the model (steps, guidance; None) filled in with this
         model's own (`backbone.model_defaults`: SD's 50 steps at 7.5, FLUX.1-dev's 28 at 3.5...)."""

@@ -53,6 +53,16 @@ def test_the_cure_costs_what_the_unet_hook_counts(setup):
                                             .fd_image.getdata())
 
 
+def test_a_cure_setting_costs_the_same_whichever_setting_ran_before_it_on_the_photo(setup):
+    # FreeCure reuses a photo's inversion; a setting measured after another must still count its own.
+    _, _, method = setup
+    alone = method("cure:apg=reinvert").run(random_photo(64, 64, 11), PROMPT, seed=0)
+    photo = random_photo(64, 64, 12)
+    method("cure").run(photo, PROMPT, seed=0)
+    after = method("cure:apg=reinvert").run(photo, PROMPT, seed=0)
+    assert after.evaluations == alone.evaluations > 0
+
+
 def test_a_cure_override_reaches_the_cure(setup):
     _, _, method = setup
     photo = random_photo(64, 64, 4)

@@ -2,7 +2,8 @@
 
 The cure does not depend on the seed (the photo's inversion is deterministic), so one cure serves every
 seed and both methods when their settings agree; its cost is always the cure's own, read from its
-stats, never the cache's.
+stats, never the cache's. FreeCure itself reuses a photo's inversion across cures; each setting here
+inverts afresh, so that its cost does not depend on which setting ran before it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class CureCache:
             self._results.clear()
             self._current = (photo_key, prompt)
         if config not in self._results:
+            self.freecure.forget_inversions()
             self._results[config] = self.freecure.cure(photo, prompt, config)
         return self._results[config]
 
