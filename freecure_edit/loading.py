@@ -172,7 +172,7 @@ def _missing_hub_model_message(model_id: str, error: Exception) -> str:
     reason = "the hub is offline" if offline else "it could not be downloaded"
     return (
         f"model {model_id} is not in the Hugging Face cache and {reason}; run "
-        f"`huggingface-cli download {model_id}` on a machine with internet, or pass a local diffusers "
+        f"`hf download {model_id}` on a machine with internet, or pass a local diffusers "
         "folder or .safetensors file with --model"
     )
 
@@ -252,7 +252,7 @@ def _load_vae(vae_source, dtype: torch.dtype):
     except (OSError, ValueError):
         raise ModelNotFoundError(
             f"VAE {vae_source} is not on disk or in the Hugging Face cache; download it "
-            f"(for SDXL in fp16: `huggingface-cli download {SDXL_FP16_FIX_VAE}`) or pass a local path"
+            f"(for SDXL in fp16: `hf download {SDXL_FP16_FIX_VAE}`) or pass a local path"
         ) from None
 
 

@@ -18,8 +18,10 @@ def output_target(input_path: Path, output: Path | None, *, overwrite: bool) -> 
     written: an unknown extension, the input itself, an existing file without --overwrite, or a folder
     where no file can be made (no permission, a read-only file system)."""
     target = output if output is not None else default_output_path(input_path)
-    output_format_for(target)
+    # The path's checks first: an existing folder given as the output is named as one, not as a file
+    # without an extension.
     check_output_path(target, input_path, overwrite=overwrite)
+    output_format_for(target)
     check_writable(target.parent, "the output's folder")
     return target
 

@@ -645,6 +645,8 @@ def test_unknown_extension_is_refused_before_any_work(
             save_image(small, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
     assert output_format_for("A.JPEG") == "JPEG"
+    with pytest.raises(ConfigurationError, match="names a folder; give a file name"):
+        output_format_for("results/")
 
 
 def test_default_output_path_sits_next_to_the_input() -> None:

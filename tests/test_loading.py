@@ -75,7 +75,7 @@ def test_a_missing_hub_model_gives_one_line_offline(monkeypatch):
         load_pipeline("nobody-here/no-such-model", device="cpu")
     message = str(caught.value)
     assert "\n" not in message
-    assert "huggingface-cli download nobody-here/no-such-model" in message
+    assert "hf download nobody-here/no-such-model" in message
     assert time.monotonic() - started < 20
 
 

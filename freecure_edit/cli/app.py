@@ -25,7 +25,7 @@ def cli() -> None:
     """Cure missing facial attributes (hair, glasses, eye colour, expression...) in existing photos.
 
     Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 bad input image, 4 missing model,
-    5 out of memory, 6 identity below the threshold.
+    5 out of memory, 6 identity below the threshold, 7 disk full, 130 interrupted.
     """
 
 

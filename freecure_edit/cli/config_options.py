@@ -32,12 +32,12 @@ class ConfigOption:
 CONFIG_OPTIONS: dict[str, ConfigOption] = {
     "method": ConfigOption("--method", "The cure method: fasa (the paper's foundation-aware self-attention) or "
                            "rofa (its first version's SAME masks and noise blending).", click.Choice(METHODS)),
-    "steps": ConfigOption("--steps", "Sampling steps N (the cost is about 7N denoiser evaluations).", int,
+    "steps": ConfigOption("--steps", "Sampling steps N (the cost is about 6N denoiser evaluations).", int,
                           none_means="the model's: 50 on SD and SDXL, 28 on FLUX.1-dev, 4 on FLUX.1-schnell"),
     "guidance": ConfigOption("--guidance", "Classifier-free guidance of the foundation branch (FLUX.1-dev: its "
                              "guidance embedding).", float,
                              none_means="the model's: 7.5 on SD and SDXL, 3.5 on FLUX.1-dev, none on schnell"),
-    "pd_guidance": ConfigOption("--pd-guidance", "Guidance of the photo branch; 1 is cheaper (5N instead of 7N "
+    "pd_guidance": ConfigOption("--pd-guidance", "Guidance of the photo branch; 1 is cheaper (4N instead of 6N "
                                 "evaluations) but FASA is weaker per unit of omega.", float,
                                 none_means="same as --guidance"),
     "omega": ConfigOption("--omega", "FASA's logit boost of the foundation keys inside the mask.", float,

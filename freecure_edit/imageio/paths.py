@@ -12,6 +12,9 @@ OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP
 
 def output_format_for(path: str | os.PathLike[str]) -> str:
     """The Pillow format name for `path`'s extension; call it early to refuse a bad name before any work."""
+    text = os.fspath(path)
+    if text.endswith((os.sep, "/")):
+        raise ConfigurationError(f"{text}: names a folder; give a file name for the output")
     extension = Path(path).suffix.lower()
     try:
         return OUTPUT_FORMATS[extension]
@@ -51,4 +54,4 @@ def check_output_path(target: Path, input_path: Path | None, *, overwrite: bool)
     if input_path is not None and exists and _same_file(target, input_path):
         raise ConfigurationError(f"{shown}: is the input image; choose another output path")
     if exists and not overwrite:
-        raise ConfigurationError(f"{shown}: already exists; refusing to overwrite it")
+        raise ConfigurationError(f"{shown}: already exists; refusing to overwrite it (--overwrite replaces it)")

@@ -161,7 +161,7 @@ def save_image(
     try:
         write_atomically(target, encode, overwrite=overwrite)
     except FileExistsError:
-        raise ConfigurationError(f"{shown}: already exists; refusing to overwrite it") from None
+        raise ConfigurationError(f"{shown}: already exists; refusing to overwrite it (--overwrite replaces it)") from None
     except OSError as error:
         raise FreeCureError(f"{shown}: cannot write it ({error.strerror or one_line(error)})") from None
     return target
