@@ -66,7 +66,7 @@ def _strip(images: list[PIL.Image.Image]) -> PIL.Image.Image:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("prompts", type=Path, help="a CSV or JSONL prompts file")
     parser.add_argument("--images", type=Path, default=Path("."), help="the folder its file names are in")
     parser.add_argument("--out", type=Path, default=Path("strips"), help="where the strips go")
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--parser-model", help="the SegFormer face parser (default: jonathandinu/face-parsing)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
     parser.add_argument("--steps", type=int, help="sampling steps, unless a row sets them")
-    parser.add_argument("--detect", action="store_true",
+    parser.add_argument("--detect", action=argparse.BooleanOptionalAction, default=False,
                         help="cure detected faces (needs the insightface pack); by default the whole image")
     return parser
 

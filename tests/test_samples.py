@@ -153,7 +153,7 @@ def test_before_after_saves_a_strip_per_prompted_photo(cli_models, tmp_path):  #
     run = subprocess.run(
         [sys.executable, str(SAMPLES / "before_after.py"), str(tmp_path / "prompts.jsonl"), "--images", str(tmp_path),
          "--out", str(tmp_path / "strips"), "--model", str(cli_models.sd), "--parser-model", str(cli_models.segformer),
-         "--device", "cpu", "--steps", str(STEPS)],
+         "--device", "cpu", "--steps", str(STEPS), "--no-detect"],
         capture_output=True, text=True, env=single_thread_environment(), timeout=300,
     )
 
