@@ -23,6 +23,7 @@ from freecure_edit.callbacks import CureCallbacks, check_cancel_hook, raise_if_c
 from freecure_edit.compose import blend_into, paste_feather
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
+from freecure_edit.gray_photos import colour_lost_warning
 from freecure_edit.inversion import invert
 from freecure_edit.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
@@ -156,6 +157,9 @@ class FreeCure:
             result = self._cure_keeping_identity(photo, parsed, config, hooks, detected)
         # What the prompt parser left out or ignored (syntax, token limit, words not about the face).
         result.warnings[:0] = parsed.notes
+        lost = colour_lost_warning(parsed.attributes) if _written_in_gray(image) else None
+        if lost is not None:
+            result.warnings.append(lost)
         return result
 
     def _cure_keeping_identity(self, photo, parsed, config: CureConfig, hooks, detected=None) -> CureResult:
@@ -319,6 +323,12 @@ def _uniform_attention(backbone):
     # FLUX keeps diffusers' own processor for the inversion: the cure's FLUX processor computes the
     # same attention bit for bit (tests/test_flux_attention.py), so nothing needs replacing there.
     return nullcontext() if backbone.kind == "flux" else uniform_attention(backbone.unet)
+
+
+def _written_in_gray(image) -> bool:
+    from freecure_edit.io import LoadedImage
+
+    return isinstance(image, LoadedImage) and image.colour_plan.output_gray
 
 
 def _rgb_photo(image) -> PIL.Image.Image:

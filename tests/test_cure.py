@@ -199,3 +199,23 @@ def test_a_mask_over_most_of_the_image_is_reported(cure_with, photo):
     fc = cure_with("sd", regions={"hair": (0.0, 0.0, 1.0, 0.9)})
     result = fc.cure(photo(64, 64), "a woman with black curly hair", CureConfig(steps=3, detect=False))
     assert any("of the image, so most of the photo was regenerated" in warning for warning in result.warnings)
+
+
+@pytest.mark.parametrize(("mode", "prompt", "warned"), [
+    ("L", "a woman with red curly hair", True),
+    ("L", "a woman with curly hair", False),
+    ("L", "a woman without black glasses", False),
+    ("RGB", "a woman with red curly hair", False),
+])
+def test_a_colour_asked_of_a_grayscale_photo_is_warned_about(cure_with, photo, tmp_path, mode, prompt, warned):
+    # The output of a grayscale photo is written in grayscale, so the colour would vanish without a word.
+    from freecure_edit.io import load_image
+
+    path = tmp_path / "photo.png"
+    photo(64, 64).convert(mode).save(path)
+    result = cure_with().cure(load_image(path), prompt, CureConfig(steps=2))
+
+    lost = [warning for warning in result.warnings if "grayscale" in warning]
+    assert bool(lost) == warned, result.warnings
+    if warned:
+        assert "'red curly hair'" in lost[0]
