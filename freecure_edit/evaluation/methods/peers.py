@@ -10,6 +10,8 @@ img2img regenerates the photo from strength 0.5 with the full prompt.
 
 from __future__ import annotations
 
+import logging
+
 from freecure_edit.evaluation.methods.base import (
     Method,
     MethodOutput,
@@ -31,7 +33,15 @@ def _pipeline_from(pipe, sd_class: str, sdxl_class: str, flux_class: str | None 
     name = sdxl_class if "XL" in type(pipe).__name__ else sd_class
     if "Flux" in type(pipe).__name__:
         name = flux_class
-    peer = getattr(diffusers, name).from_pipe(pipe, **components)
+    # from_pipe casts each shared model with .to(dtype), which makes diffusers log "modules that should
+    # be kept in float32: []" once per model even when there are none; the models are the same objects.
+    modeling_log = logging.getLogger("diffusers.models.modeling_utils")
+    level = modeling_log.level
+    modeling_log.setLevel(logging.ERROR)
+    try:
+        peer = getattr(diffusers, name).from_pipe(pipe, **components)
+    finally:
+        modeling_log.setLevel(level)
     peer.set_progress_bar_config(disable=True)
     return peer
 
