@@ -7,8 +7,9 @@ import re
 
 from freecure_edit.prompts.model import Attribute
 
+# Black, white, gray and silver are left out: a grayscale output shows them as asked.
 COLOUR_WORDS = frozenset({
-    "red", "blonde", "blond", "brown", "black", "white", "blue", "green", "grey", "gray", "silver", "golden",
+    "red", "blonde", "blond", "brown", "blue", "green", "golden",
     "gold", "pink", "purple", "violet", "orange", "yellow", "hazel", "amber", "platinum", "auburn",
     "ginger", "crimson", "turquoise", "teal", "redhead", "redheaded", "brunette", "colourful", "colorful",
 })

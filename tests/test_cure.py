@@ -204,6 +204,7 @@ def test_a_mask_over_most_of_the_image_is_reported(cure_with, photo):
 @pytest.mark.parametrize(("mode", "prompt", "warned"), [
     ("L", "a woman with red curly hair", True),
     ("L", "a woman with curly hair", False),
+    ("L", "a woman with black curly hair", False),
     ("L", "a woman without black glasses", False),
     ("RGB", "a woman with red curly hair", False),
 ])
