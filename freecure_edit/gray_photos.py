@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 
 from freecure_edit.prompts.model import Attribute
+from freecure_edit.prompts.vocabulary import COLOURS, GRAYS
 
-# Black, white, gray and silver are left out: a grayscale output shows them as asked.
-COLOUR_WORDS = frozenset({
-    "red", "blonde", "blond", "brown", "blue", "green", "golden",
-    "gold", "pink", "purple", "violet", "orange", "yellow", "hazel", "amber", "platinum", "auburn",
-    "ginger", "crimson", "turquoise", "teal", "redhead", "redheaded", "brunette", "colourful", "colorful",
-})
+# The colour modifiers, and words that are a colour on their own ("a redhead"); black, white, gray and
+# silver are left out: a grayscale output shows them as asked.
+COLOUR_WORDS = (COLOURS - GRAYS) | {"redhead", "redheaded", "brunette", "colourful", "colorful"}
 
 
 def colour_lost_warning(attributes: list[Attribute]) -> str | None:

@@ -140,12 +140,17 @@ EXPRESSION_FILLERS: frozenset[str] = frozenset(
 
 # Words that only describe the next noun; a phrase made only of these leans on the next phrase
 # ("black and white hair").
-MODIFIERS: frozenset[str] = frozenset(
+COLOURS: frozenset[str] = frozenset(
     {"black", "white", "blonde", "blond", "brown", "red", "blue", "green", "grey", "gray", "silver",
-     "golden", "gold", "pink", "purple", "violet", "orange", "yellow", "hazel", "amber", "dark", "light",
-     "pale", "bright", "platinum", "auburn", "ginger", "pearl", "pearly", "crimson", "turquoise", "teal",
-     "curly", "straight", "wavy", "long", "short", "thick", "thin", "messy", "neat", "shiny", "big",
-     "small", "large", "round", "very", "slightly", "really", "extremely", "quite", "deep", "bold"}
+     "golden", "gold", "pink", "purple", "violet", "orange", "yellow", "hazel", "amber", "platinum",
+     "auburn", "ginger", "pearl", "pearly", "crimson", "turquoise", "teal"}
+)
+# The colours a grayscale image can show as asked.
+GRAYS: frozenset[str] = frozenset({"black", "white", "grey", "gray", "silver"})
+MODIFIERS: frozenset[str] = COLOURS | frozenset(
+    {"dark", "light", "pale", "bright", "curly", "straight", "wavy", "long", "short", "thick", "thin",
+     "messy", "neat", "shiny", "big", "small", "large", "round", "very", "slightly", "really", "extremely",
+     "quite", "deep", "bold"}
 )
 
 # Nouns for the person in the photo: the template ends with one of these.
