@@ -62,7 +62,7 @@ def sd15_sized_pipeline(seed: int = 0):
 
 def load_benchmark_pipeline(name: str, workdir):
     """"tiny" and "tiny-sdxl" go through the real loader from a saved folder; "sd15" is built in memory."""
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
     from freecure_edit.testing import save_tiny_pipeline
 
     if name == "sd15":

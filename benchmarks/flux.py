@@ -76,7 +76,7 @@ def flux_width_pipeline(double: int, single: int, max_sequence_length: int, seed
 def build(args, workdir: str):
     import torch
 
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
     from freecure_edit.testing import save_tiny_pipeline
 
     if args.model == "tiny":

@@ -21,7 +21,7 @@ _LAZY_NAMES = {
     "save_image": "freecure_edit.io",
     "invert": "freecure_edit.inversion",
     "Inversion": "freecure_edit.inversion",
-    "load_pipeline": "freecure_edit.loading",
+    "load_pipeline": "freecure_edit.models.loading",
     "FreeCureError": "freecure_edit.errors",
     "InputImageError": "freecure_edit.errors",
     "ModelNotFoundError": "freecure_edit.errors",

@@ -25,7 +25,7 @@ from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
 from freecure_edit.gray_photos import colour_lost_warning
 from freecure_edit.inversion import invert
-from freecure_edit.loading import DEFAULT_MODEL, load_pipeline
+from freecure_edit.models.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
 from freecure_edit.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
 from freecure_edit.prompts import parse_prompt

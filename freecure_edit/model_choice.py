@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError
-from freecure_edit.locations import SAM_CHECKPOINT_NAMES, find_sam_checkpoint, freecure_home
+from freecure_edit.models.locations import SAM_CHECKPOINT_NAMES, find_sam_checkpoint, freecure_home
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_SEGFORMER_MODEL = "jonathandinu/face-parsing"

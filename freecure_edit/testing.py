@@ -1,7 +1,7 @@
 """Tiny random-weight pipelines for tests and benchmarks, built offline in a fraction of a second.
 
 No weights can be downloaded where this project is tested, so the test suite and the benchmarks build
-these, save them with `save_pretrained`, and load them back through `freecure_edit.loading`. They have
+these, save them with `save_pretrained`, and load them back through `freecure_edit.models.loading`. They have
 the layout of the real models (same block types, same conditioning), only narrower and shallower.
 
 `unet_variant` picks the noise predictor's behaviour:

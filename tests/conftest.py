@@ -37,7 +37,7 @@ def tiny_model_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def load_tiny(tiny_model_folder):
     """A factory: a tiny pipeline loaded on the CPU through the project's own loader."""
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
 
     def load(kind: str = "sd", variant: str = "smooth"):
         return load_pipeline(tiny_model_folder(kind, variant), device="cpu")

@@ -17,7 +17,8 @@ from freecure_edit.cli.model_options import (
     PARSER_CHOICES,
 )
 from freecure_edit.presets import apply_presets
-from freecure_edit.config import DRAFT, FLUX_SCHNELL_DEFAULTS, STABLE_DIFFUSION_DEFAULTS, CureConfig
+from freecure_edit.config import DRAFT, CureConfig
+from freecure_edit.models.defaults import FLUX_SCHNELL_DEFAULTS, STABLE_DIFFUSION_DEFAULTS
 
 # A value for every field, different from its default, as typed on the command line and as expected.
 SAMPLES = {
@@ -83,10 +84,10 @@ def test_each_option_sets_its_field(field_name):
 
 
 def test_the_copies_of_library_names_match_the_library():
-    from freecure_edit.devices import pick_dtype
+    from freecure_edit.models.devices import pick_dtype
     from freecure_edit.faces import DEFAULT_PACK
     from freecure_edit.io import DEFAULT_MAX_PIXELS
-    from freecure_edit.loading import DEFAULT_MODEL as LIBRARY_DEFAULT_MODEL
+    from freecure_edit.models.loading import DEFAULT_MODEL as LIBRARY_DEFAULT_MODEL
     from freecure_edit.masks import available_parsers
     from freecure_edit.masks.segformer import DEFAULT_MODEL as LIBRARY_SEGFORMER_MODEL
     assert DEFAULT_MODEL == LIBRARY_DEFAULT_MODEL

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from freecure_edit.backbones import backbone_for
 from freecure_edit.errors import ModelNotFoundError
-from freecure_edit.loading import load_pipeline, pipeline_kind
+from freecure_edit.models.loading import load_pipeline, pipeline_kind
 from freecure_edit.testing_flux import tiny_flux_transformer
 
 

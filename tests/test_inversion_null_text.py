@@ -51,7 +51,7 @@ def test_null_text_refuses_guidance_one(load_tiny, photo):
 def test_null_text_lowers_the_loss_in_half_precision(tiny_model_folder, photo):
     """In fp16 the gradient of a ~1e-6 loss underflows to exactly 0 on its way back through the model,
     so without loss scaling the loss stays where it was; it must fall as it does in fp32."""
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
 
     pipe = load_pipeline(tiny_model_folder("sd", "smooth"), device="cpu", dtype="float16")
     assert pipe.unet.dtype == torch.float16

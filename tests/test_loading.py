@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeCheckpointError
-from freecure_edit.loading import dtype_kwarg, load_pipeline, pipeline_kind
+from freecure_edit.models.devices import dtype_kwarg
+from freecure_edit.models.loading import load_pipeline, pipeline_kind
 from freecure_edit.testing import tiny_sd_pipeline
 from freecure_edit.testing_single_file import write_sd15_single_file
 

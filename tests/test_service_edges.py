@@ -17,7 +17,7 @@ from test_service import HAIR, STEPS, WAIT, Recorder, cure_work
 
 @pytest.fixture(scope="module")
 def fc(tiny_model_folder):
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
 
     return FreeCure(load_pipeline(tiny_model_folder("sd", "smooth"), device="cpu"),
                     parser=FixedRegionParser(HAIR_ON_TOP))

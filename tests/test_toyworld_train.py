@@ -67,7 +67,7 @@ def test_quick_training_writes_every_model_and_a_manifest_with_hashes(quick_mode
 
 
 def test_quick_models_load_through_the_project_loaders(quick_models):
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
     from freecure_edit.masks import load_parser
     from freecure_edit.toyworld.judges import load_judges
 

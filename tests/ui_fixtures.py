@@ -53,7 +53,7 @@ def ui_server(tiny_model_folder):
     uvicorn = pytest.importorskip("uvicorn", reason="the web page needs the [ui] extra (starlette, uvicorn)")
     from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
     from freecure_edit import CureConfig, FreeCure
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
     from freecure_edit.overrides import read_overrides
     from freecure_edit.ui import build_app
 

@@ -25,7 +25,7 @@ def backbone_for(pipe):
     from freecure_edit.backbones.flux import FluxBackbone
     from freecure_edit.backbones.sd import StableDiffusionBackbone
     from freecure_edit.backbones.sdxl import StableDiffusionXLBackbone
-    from freecure_edit.loading import pipeline_kind
+    from freecure_edit.models.loading import pipeline_kind
 
     backbones = {"sd": StableDiffusionBackbone, "sdxl": StableDiffusionXLBackbone, "flux": FluxBackbone}
     return backbones[pipeline_kind(pipe)](pipe)

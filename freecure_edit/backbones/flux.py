@@ -16,7 +16,7 @@ import torch
 
 from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair
 from freecure_edit.backbones.sd import StableDiffusionBackbone
-from freecure_edit.config import FLUX_DEV_DEFAULTS, FLUX_SCHNELL_DEFAULTS, ModelDefaults
+from freecure_edit.models.defaults import FLUX_DEV_DEFAULTS, FLUX_SCHNELL_DEFAULTS, ModelDefaults
 from freecure_edit.schedules.flow import FlowSchedule, flow_schedule
 
 # FluxPipeline's defaults: dev was trained with T5 sequences of 512 tokens, schnell with 256.

@@ -6,7 +6,7 @@ import PIL.Image
 import torch
 
 from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair
-from freecure_edit.config import STABLE_DIFFUSION_DEFAULTS, ModelDefaults
+from freecure_edit.models.defaults import STABLE_DIFFUSION_DEFAULTS, ModelDefaults
 from freecure_edit.schedules.ddim import DDIMSchedule, ddim_schedule
 
 

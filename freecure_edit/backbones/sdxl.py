@@ -6,7 +6,7 @@ import torch
 
 from freecure_edit.backbones.base import Conditioning, PromptPair
 from freecure_edit.backbones.sd import StableDiffusionBackbone
-from freecure_edit.config import SDXL_DEFAULTS
+from freecure_edit.models.defaults import SDXL_DEFAULTS
 
 
 class StableDiffusionXLBackbone(StableDiffusionBackbone):

@@ -15,7 +15,7 @@ def dry_run(settings: BatchSettings) -> tuple[BatchPlan, list[str]]:
     done = None
     if settings.resume:
         from freecure_edit.batch.resume import entries, to_do
-        from freecure_edit.devices import pick_device
+        from freecure_edit.models.devices import pick_device
 
         device = pick_device(settings.device)
         plan = plan_batch(settings, device.type)

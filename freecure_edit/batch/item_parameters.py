@@ -17,7 +17,7 @@ _LOCAL_PATH_KEYS = ("model", "model_config", "vae", "parser_model", "sam_checkpo
 
 
 def resolved_dtype(device, requested: str | None) -> str:
-    from freecure_edit.devices import pick_dtype
+    from freecure_edit.models.devices import pick_dtype
 
     return str(pick_dtype(device, requested)).removeprefix("torch.")
 

@@ -50,7 +50,7 @@ def run_batch(settings: BatchSettings, *, on_event: BatchListener | None = None,
     from accelerate import PartialState
     from accelerate.utils import gather_object
 
-    from freecure_edit.devices import pick_device
+    from freecure_edit.models.devices import pick_device
 
     emit = on_event or _ignore
     stops = stop_control(stop)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from freecure_edit.locations import SAM_CHECKPOINT_NAMES
+from freecure_edit.models.locations import SAM_CHECKPOINT_NAMES
 from freecure_edit.model_choice import (
     DEFAULT_FACE_PACK, DEFAULT_MODEL, DEFAULT_SEGFORMER_MODEL, DTYPE_CHOICES, MODEL_DEFAULTS, PARSER_CHOICES,
 )

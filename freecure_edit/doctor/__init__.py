@@ -14,7 +14,7 @@ def doctor_report(hub_offline: bool) -> dict:
     from freecure_edit.doctor.models import LICENCES, model_report
     from freecure_edit.doctor.system import system_report
     from freecure_edit.faces.packs import default_root
-    from freecure_edit.locations import freecure_home, hub_cache_dir, sam_search_dirs
+    from freecure_edit.models.locations import freecure_home, hub_cache_dir, sam_search_dirs
 
     models = model_report()
     missing = [model for model in models if model.status != "cached"]

@@ -2,7 +2,7 @@
 
 Hub models are looked up file by file in the local Hugging Face cache (try_to_load_from_cache reads
 the cache and nothing else). SAM checkpoints and insightface packs are looked for where the CLI and
-freecure_edit.faces look for them (see locations.py).
+freecure_edit.faces look for them (see models/locations.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from freecure_edit.locations import SAM_CHECKPOINT_NAMES, find_sam_checkpoint, freecure_home, hub_cache_dir
+from freecure_edit.models.locations import SAM_CHECKPOINT_NAMES, find_sam_checkpoint, freecure_home, hub_cache_dir
 from freecure_edit.model_choice import DEFAULT_MODEL, DEFAULT_SEGFORMER_MODEL
 
 SDXL_MODEL = "stabilityai/stable-diffusion-xl-base-1.0"

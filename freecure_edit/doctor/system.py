@@ -44,7 +44,7 @@ def torch_report() -> dict:
         import torch
     except ImportError:
         return {"version": None}
-    from freecure_edit.devices import pick_device, pick_dtype
+    from freecure_edit.models.devices import pick_device, pick_dtype
 
     devices = []
     if torch.cuda.is_available():

@@ -59,7 +59,7 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
     for model in settings.models[1:]:
         # The first model is loaded before anything is written; the others only when their turn comes.
         if not _looks_local(model):
-            from freecure_edit.loading import check_hub_model
+            from freecure_edit.models.loading import check_hub_model
 
             check_hub_model(model)
 
@@ -297,7 +297,7 @@ def _looks_local(model: str) -> bool:
 
 
 def _default_device() -> str:
-    from freecure_edit.devices import pick_device
+    from freecure_edit.models.devices import pick_device
 
     return str(pick_device(None))
 

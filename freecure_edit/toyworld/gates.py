@@ -108,7 +108,7 @@ def generator_attribute_rate(pipe, judges, count: int = 48, steps: int = GENERAT
 
 def measure(root=None, quick: bool = False) -> list[dict]:
     """Every gate as rows {model, measure, value, gate, passed}. `quick` uses a handful of samples."""
-    from freecure_edit.loading import load_pipeline
+    from freecure_edit.models.loading import load_pipeline
     from freecure_edit.masks import load_parser
     from freecure_edit.toyworld.assets import model_dir
     from freecure_edit.toyworld.judges import load_judges

@@ -234,7 +234,8 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
 
     from diffusers import FluxTransformer2DModel
 
-    from freecure_edit.loading import dtype_kwarg, load_pipeline
+    from freecure_edit.models.devices import dtype_kwarg
+    from freecure_edit.models.loading import load_pipeline
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
     from freecure_edit.toyworld.train import SEEDS, _log, _sha256, _versions
     from freecure_edit.toyworld.train_generator import encode

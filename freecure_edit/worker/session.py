@@ -45,7 +45,7 @@ def start_session(values: dict[str, Any], given: set[str], *, draft: bool, model
     `values`: CureConfig keyword arguments; `given`: those the user chose (presets leave them alone);
     `models`: the model settings (freecure_edit.model_choice.MODEL_DEFAULTS' keys)."""
     from freecure_edit.config import CureConfig
-    from freecure_edit.devices import pick_device
+    from freecure_edit.models.devices import pick_device
 
     device = pick_device(models.get("device"))
     start_values, notes = apply_presets(values, given, draft=draft, device_type=device.type)

@@ -50,7 +50,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     started = time.perf_counter()
     quiet_libraries(params["debug"])
     from freecure_edit.config import CureConfig
-    from freecure_edit.devices import pick_device
+    from freecure_edit.models.devices import pick_device
     from freecure_edit.io import load_image
     from freecure_edit.prompts import parse_prompt
 

@@ -3,7 +3,7 @@
 Sources, in the order they are recognised:
 - a local diffusers folder (with `model_index.json`);
 - a single checkpoint file: `.safetensors` through diffusers' single-file loading, with an optional local
-  `config` folder for offline use (a FLUX transformer file, see loading_flux.py); pickled files (`.ckpt`, `.pt`, `.pth`, `.bin`) only with
+  `config` folder for offline use (a FLUX transformer file, see flux.py); pickled files (`.ckpt`, `.pt`, `.pth`, `.bin`) only with
   `allow_pickle=True`, because unpickling can run arbitrary code;
 - otherwise a Hub id, resolved through the Hugging Face cache.
 """
@@ -16,13 +16,11 @@ from pathlib import Path
 
 import torch
 
-from freecure_edit.devices import pick_device, pick_dtype
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeCheckpointError
+from freecure_edit.models.devices import dtype_kwarg, pick_device, pick_dtype
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SDXL_FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"
-FLUX_DEV = "black-forest-labs/FLUX.1-dev"
-FLUX_SCHNELL = "black-forest-labs/FLUX.1-schnell"
 OFFLOAD_MODES = ("model", "sequential")
 
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
@@ -149,16 +147,6 @@ def check_hub_model(model_id: str) -> None:
         raise ModelNotFoundError(_missing_hub_model_message(model_id, error)) from None
 
 
-def dtype_kwarg(dtype: torch.dtype) -> dict:
-    """The dtype argument of diffusers' loaders under the installed release's name: 0.40 renamed
-    `torch_dtype` to `dtype` and warns on the old name; older releases know only `torch_dtype`."""
-    import diffusers
-    from packaging.version import Version
-
-    renamed = Version(diffusers.__version__).release >= (0, 40)
-    return {"dtype" if renamed else "torch_dtype": dtype}
-
-
 def _pretrained_kwargs(class_name: str, dtype: torch.dtype) -> dict:
     kwargs = dtype_kwarg(dtype)
     if class_name == "StableDiffusionPipeline":
@@ -192,7 +180,7 @@ def _load_single_file(path: Path, kind, config, dtype_for, allow_pickle: bool):
 
     resolved_kind = kind or _kind_from_config(config) or _kind_from_checkpoint_keys(path)
     if resolved_kind == "flux":
-        from freecure_edit.loading_flux import load_flux_transformer_file
+        from freecure_edit.models.flux import load_flux_transformer_file
 
         return load_flux_transformer_file(path, config, dtype_for("FluxPipeline"))
     pipeline_class = {"sd": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}.get(resolved_kind)
@@ -229,7 +217,7 @@ def _kind_from_checkpoint_keys(path: Path) -> str:
         return "sd"
     from safetensors import safe_open
 
-    from freecure_edit.loading_flux import is_flux_transformer_key
+    from freecure_edit.models.flux import is_flux_transformer_key
 
     with safe_open(str(path), framework="pt") as handle:
         keys = list(handle.keys())

@@ -46,3 +46,13 @@ def pick_dtype(device: torch.device, requested: str | torch.dtype | None = None)
                 f"unknown dtype {requested!r}; use one of fp16, bf16, fp32"
             ) from None
     return torch.float32 if device.type == "cpu" else torch.float16
+
+
+def dtype_kwarg(dtype: torch.dtype) -> dict:
+    """The dtype argument of diffusers' loaders under the installed release's name: 0.40 renamed
+    `torch_dtype` to `dtype` and warns on the old name; older releases know only `torch_dtype`."""
+    import diffusers
+    from packaging.version import Version
+
+    renamed = Version(diffusers.__version__).release >= (0, 40)
+    return {"dtype" if renamed else "torch_dtype": dtype}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from freecure_edit.config import (
+from freecure_edit.models.defaults import (
     FLUX_DEV_DEFAULTS,
     FLUX_SCHNELL_DEFAULTS,
     SDXL_DEFAULTS,
@@ -50,7 +50,7 @@ def _family(model: str, model_config: str | None) -> tuple[str, bool]:
 
 
 def _folder_family(folder: Path) -> tuple[str, bool]:
-    from freecure_edit.loading import SUPPORTED_PIPELINES
+    from freecure_edit.models.loading import SUPPORTED_PIPELINES
 
     index = _read_json(folder / "model_index.json")
     kind = SUPPORTED_PIPELINES.get(index.get("_class_name", ""), "sd")
@@ -63,7 +63,7 @@ def _folder_family(folder: Path) -> tuple[str, bool]:
 def _file_family(path: Path) -> tuple[str, bool]:
     from safetensors import safe_open
 
-    from freecure_edit.loading_flux import _GUIDANCE_MARKERS, is_flux_transformer_key
+    from freecure_edit.models.flux import _GUIDANCE_MARKERS, is_flux_transformer_key
 
     with safe_open(str(path), framework="pt") as handle:
         keys = list(handle.keys())

@@ -1,7 +1,7 @@
 """A FLUX.1 transformer from one `.safetensors` file, with the rest of the pipeline from a config source.
 
 FLUX fine-tunes and the original release ship the transformer alone, either in Black Forest Labs'
-layout (`double_blocks.N.img_attn.qkv...`, converted by loading_flux_bfl.py at any width) or already in diffusers' layout
+layout (`double_blocks.N.img_attn.qkv...`, converted by flux_bfl.py at any width) or already in diffusers' layout
 (`transformer_blocks.N.attn.to_q...`, read as is). The text encoders, tokenizers, autoencoder and
 scheduler come from `config`: a local diffusers FLUX folder (offline) or a Hub id in the local cache.
 Without one, the FLUX.1 repository matching the file is used: dev when the file has a guidance
@@ -16,6 +16,11 @@ from pathlib import Path
 import torch
 
 from freecure_edit.errors import ModelNotFoundError
+from freecure_edit.models.devices import dtype_kwarg
+
+# The Hub ids whose configs describe a lone FLUX transformer file (with a guidance embedding: dev).
+FLUX_DEV = "black-forest-labs/FLUX.1-dev"
+FLUX_SCHNELL = "black-forest-labs/FLUX.1-schnell"
 
 _BFL_MARKERS = ("double_blocks.", "single_blocks.", "model.diffusion_model.double_blocks.")
 _DIFFUSERS_MARKERS = ("single_transformer_blocks.",)
@@ -37,7 +42,6 @@ def load_flux_transformer_file(path: Path, config, dtype: torch.dtype):
     """FluxPipeline with the transformer read from `path` and everything else from `config`."""
     from diffusers import FluxPipeline, FluxTransformer2DModel
 
-    from freecure_edit.loading import FLUX_DEV, FLUX_SCHNELL, dtype_kwarg
 
     if config is not None:
         source = Path(config).expanduser()
@@ -69,7 +73,7 @@ def _bfl_converted(path: Path) -> dict | None:
     from safetensors.torch import load_file
 
     from freecure_edit.errors import ConfigurationError
-    from freecure_edit.loading_flux_bfl import bfl_to_diffusers, is_bfl_layout
+    from freecure_edit.models.flux_bfl import bfl_to_diffusers, is_bfl_layout
 
     with safe_open(str(path), framework="pt") as handle:
         if not is_bfl_layout(handle.keys()):

@@ -1,0 +1,35 @@
+"""Each model family's own sampling settings, used where the user gives none (`--steps`, `--guidance`,
+`--true-cfg` left out). The method's CureConfig reads them; a loaded model names its own through
+`backbone.model_defaults`, a model on disk through `models.family.model_defaults_for`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """A model family's own sampling settings, used where the user gave none.
+
+    name: what the settings belong to, for messages. guidance_used: False for a model with no guidance
+    input at all (FLUX.1-schnell), where `guidance` is a placeholder. true_cfg: None where the model
+    guides with classifier-free guidance anyway (SD, SDXL)."""
+
+    name: str
+    steps: int
+    guidance: float
+    guidance_used: bool = True
+    true_cfg: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+STABLE_DIFFUSION_DEFAULTS = ModelDefaults("Stable Diffusion 1.x", steps=50, guidance=7.5)
+SDXL_DEFAULTS = ModelDefaults("SDXL", steps=50, guidance=7.5)
+# diffusers' FluxPipeline settings for the two models: dev 28 steps at guidance 3.5; schnell, timestep
+# distilled, 4 steps and no guidance input (FluxPipeline's docs pass guidance_scale=0, which it ignores).
+# true_cfg 2.0 for removals is a choice, not a measurement: strong enough to steer, where larger scales
+# on a guidance-distilled model tend to over-saturate.
+FLUX_DEV_DEFAULTS = ModelDefaults("FLUX.1-dev", steps=28, guidance=3.5, true_cfg=2.0)
+FLUX_SCHNELL_DEFAULTS = ModelDefaults("FLUX.1-schnell", steps=4, guidance=1.0, guidance_used=False, true_cfg=2.0)
