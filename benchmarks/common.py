@@ -22,7 +22,8 @@ def sd15_sized_pipeline(seed: int = 0):
     from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from freecure_edit.testing import BYTE_VOCAB_SIZE, _ddim_scheduler, tiny_clip_tokenizer
+    from freecure_edit.testing.common import BYTE_VOCAB_SIZE, tiny_clip_tokenizer
+    from freecure_edit.testing.sd import ddim_scheduler
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -53,7 +54,7 @@ def sd15_sized_pipeline(seed: int = 0):
     )
     pipe = StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tiny_clip_tokenizer(), unet=unet,
-        scheduler=_ddim_scheduler(), safety_checker=None, feature_extractor=None,
+        scheduler=ddim_scheduler(), safety_checker=None, feature_extractor=None,
         requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)

@@ -42,7 +42,7 @@ def flux_width_pipeline(double: int, single: int, max_sequence_length: int, seed
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
     from freecure_edit.testing import BYTE_VOCAB_SIZE, tiny_clip_tokenizer
-    from freecure_edit.testing_flux import _flow_scheduler, tiny_t5_tokenizer
+    from freecure_edit.testing.flux import flow_scheduler, tiny_t5_tokenizer
 
     torch.manual_seed(seed)
     transformer = FluxTransformer2DModel(
@@ -67,7 +67,7 @@ def flux_width_pipeline(double: int, single: int, max_sequence_length: int, seed
     ))
     tokenizer_2 = tiny_t5_tokenizer()
     tokenizer_2.model_max_length = max_sequence_length
-    pipe = FluxPipeline(scheduler=_flow_scheduler("dev"), vae=vae, text_encoder=clip, tokenizer=tiny_clip_tokenizer(),
+    pipe = FluxPipeline(scheduler=flow_scheduler("dev"), vae=vae, text_encoder=clip, tokenizer=tiny_clip_tokenizer(),
                         text_encoder_2=t5, tokenizer_2=tokenizer_2, transformer=transformer)
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -12,7 +12,7 @@ from freecure_edit.attention.flux_processor import JointAttentionCall, plain_joi
 from freecure_edit.backbones import backbone_for
 from freecure_edit.backbones.flux import pack_latents
 from freecure_edit.errors import ConfigurationError
-from freecure_edit.testing_flux import tiny_flux_transformer
+from freecure_edit.testing.flux import tiny_flux_transformer
 
 LATENT = (8, 12)  # non-square: a 4 x 6 grid of packed tokens
 IMAGE_TOKENS = 24

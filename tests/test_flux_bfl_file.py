@@ -10,8 +10,8 @@ import torch
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.models.loading import load_pipeline, pipeline_kind
 from freecure_edit.models.flux_bfl import bfl_to_diffusers
-from freecure_edit.testing_flux import tiny_flux_transformer
-from freecure_edit.testing_flux_bfl import bfl_state_dict, save_bfl_flux_transformer
+from freecure_edit.testing.flux import tiny_flux_transformer
+from freecure_edit.testing.flux_bfl import bfl_state_dict, save_bfl_flux_transformer
 
 
 @pytest.mark.parametrize("variant", ["dev", "schnell"])

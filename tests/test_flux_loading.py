@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 from freecure_edit.backbones import backbone_for
 from freecure_edit.errors import ModelNotFoundError
 from freecure_edit.models.loading import load_pipeline, pipeline_kind
-from freecure_edit.testing_flux import tiny_flux_transformer
+from freecure_edit.testing.flux import tiny_flux_transformer
 
 
 def test_a_flux_folder_loads_as_the_flux_backbone(tiny_model_folder):

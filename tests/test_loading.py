@@ -14,7 +14,7 @@ from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeC
 from freecure_edit.models.devices import dtype_kwarg
 from freecure_edit.models.loading import load_pipeline, pipeline_kind
 from freecure_edit.testing import tiny_sd_pipeline
-from freecure_edit.testing_single_file import write_sd15_single_file
+from freecure_edit.testing.single_file import write_sd15_single_file
 
 
 @pytest.mark.parametrize("kind", ["sd", "sdxl"])

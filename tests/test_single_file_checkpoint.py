@@ -45,7 +45,7 @@ def round_trip(tmp_path_factory):
     from diffusers import StableDiffusionPipeline
 
     from freecure_edit.testing import tiny_sd_pipeline
-    from freecure_edit.testing_single_file import write_sd15_single_file
+    from freecure_edit.testing.single_file import write_sd15_single_file
 
     root = tmp_path_factory.mktemp("single_file")
     pipe = tiny_sd_pipeline("smooth")
@@ -126,7 +126,7 @@ def test_mapping_follows_the_config_on_the_full_sd15_layout():
         infer_diffusers_model_type,
     )
 
-    from freecure_edit.testing_single_file import UNET_PREFIX, VAE_PREFIX, unet_to_ldm, vae_to_ldm
+    from freecure_edit.testing.single_file import UNET_PREFIX, VAE_PREFIX, unet_to_ldm, vae_to_ldm
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(

@@ -95,7 +95,7 @@ def _t5(seed: int):
 
 
 def _t5_tokenizer():
-    from freecure_edit.testing_flux import tiny_t5_tokenizer
+    from freecure_edit.testing.flux import tiny_t5_tokenizer
 
     tokenizer = tiny_t5_tokenizer()
     tokenizer.model_max_length = SEQUENCE_LENGTH
@@ -108,11 +108,11 @@ def build_pipeline(sd_pipe, transformer, t5, t5_tokenizer):
 
     from diffusers import FluxPipeline
 
-    from freecure_edit.testing_flux import _flow_scheduler
+    from freecure_edit.testing.flux import flow_scheduler
 
     vae = copy.deepcopy(sd_pipe.vae)
     vae.register_to_config(shift_factor=0.0)
-    pipe = FluxPipeline(scheduler=_flow_scheduler("dev"), vae=vae, text_encoder=sd_pipe.text_encoder,
+    pipe = FluxPipeline(scheduler=flow_scheduler("dev"), vae=vae, text_encoder=sd_pipe.text_encoder,
                         tokenizer=sd_pipe.tokenizer, text_encoder_2=t5, tokenizer_2=t5_tokenizer,
                         transformer=transformer)
     pipe.set_progress_bar_config(disable=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import torch
 
-from freecure_edit.testing import (
+from freecure_edit.testing.common import (
     BYTE_VOCAB_SIZE,
-    _byte_characters,
-    _clip_text_config,
-    _tiny_vae,
+    byte_characters,
+    clip_text_config,
     tiny_clip_tokenizer,
+    tiny_vae,
 )
 
 TINY_MAX_SEQUENCE_LENGTH = 32
@@ -27,7 +27,7 @@ def tiny_t5_tokenizer():
     from transformers import T5Tokenizer
 
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -1.0)]
-    pieces += [(ch, -2.0) for ch in _byte_characters() if ch != "\u2581"]
+    pieces += [(ch, -2.0) for ch in byte_characters() if ch != "\u2581"]
     return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=TINY_MAX_SEQUENCE_LENGTH)
 
 
@@ -60,11 +60,11 @@ def tiny_flux_transformer(variant: str = "dev", transformer_variant: str = "rand
 
 
 def _tiny_flux_vae():
-    return _tiny_vae(latent_channels=16, use_quant_conv=False, use_post_quant_conv=False,
+    return tiny_vae(latent_channels=16, use_quant_conv=False, use_post_quant_conv=False,
                      shift_factor=0.0609, scaling_factor=1.5035)
 
 
-def _flow_scheduler(variant: str):
+def flow_scheduler(variant: str):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     if variant == "schnell":
@@ -88,9 +88,9 @@ def tiny_flux_pipeline(variant: str = "dev", transformer_variant: str = "random"
         relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
     ))
     pipe = FluxPipeline(
-        scheduler=_flow_scheduler(variant),
+        scheduler=flow_scheduler(variant),
         vae=_tiny_flux_vae(),
-        text_encoder=CLIPTextModel(_clip_text_config(32)),
+        text_encoder=CLIPTextModel(clip_text_config(32)),
         tokenizer=tiny_clip_tokenizer(),
         text_encoder_2=t5,
         tokenizer_2=tiny_t5_tokenizer(),
