@@ -34,7 +34,7 @@ def _status(field: str) -> int:
 def _functions(module_path: str | None):
     sys.path.insert(0, str(ROOT))
     if module_path is None:
-        from freecure_edit.compose import blend_into
+        from freecure_edit.imageio.compose import blend_into
         from freecure_edit.faces.paste import paste_back
         return blend_into, paste_back
     spec = importlib.util.spec_from_file_location("measured", module_path)

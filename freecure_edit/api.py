@@ -20,10 +20,10 @@ import torch
 from freecure_edit.attention import uniform_attention
 from freecure_edit.backbones import backbone_for
 from freecure_edit.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
-from freecure_edit.compose import blend_into, paste_feather
+from freecure_edit.imageio.compose import blend_into, paste_feather
 from freecure_edit.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
-from freecure_edit.gray_photos import colour_lost_warning
+from freecure_edit.imageio.gray_photos import colour_lost_warning
 from freecure_edit.inversion import invert
 from freecure_edit.models.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
@@ -326,13 +326,13 @@ def _uniform_attention(backbone):
 
 
 def _written_in_gray(image) -> bool:
-    from freecure_edit.io import LoadedImage
+    from freecure_edit.imageio import LoadedImage
 
     return isinstance(image, LoadedImage) and image.colour_plan.output_gray
 
 
 def _rgb_photo(image) -> PIL.Image.Image:
-    from freecure_edit.io import LoadedImage, load_image
+    from freecure_edit.imageio import LoadedImage, load_image
 
     if isinstance(image, LoadedImage):
         return image.rgb

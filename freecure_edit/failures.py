@@ -40,7 +40,7 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 def describe_failure(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an exception that ended a command or a request."""
-    from freecure_edit.outputs import disk_full_cause
+    from freecure_edit.imageio.output_checks import disk_full_cause
 
     no_space = disk_full_cause(error)
     if isinstance(error, FreeCureError):

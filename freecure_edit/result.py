@@ -85,7 +85,7 @@ class CureResult:
 
     def save_intermediates(self, folder: str | Path) -> list[Path]:
         """Write the FD image, the reconstruction, each mask and the mask overlay as PNGs."""
-        from freecure_edit.io import save_image
+        from freecure_edit.imageio import save_image
         from freecure_edit.masks import mask_overlay
 
         folder = Path(folder)

@@ -16,7 +16,7 @@ import PIL.Image
 
 from freecure_edit import CureCallbacks, CureConfig, FreeCure
 from freecure_edit.batch.prompts_file import read_prompts_file
-from freecure_edit.io import load_image
+from freecure_edit.imageio import load_image
 from freecure_edit.overrides import read_overrides
 
 STRIP_HEIGHT = 256

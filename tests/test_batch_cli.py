@@ -13,7 +13,7 @@ import pytest
 
 from batch_fixtures import HAIR, batch_args, manifest, mtimes, photo_folder, tree
 from cli_fixtures import assert_one_line_error, cli_models, run_cli, snapshot  # noqa: F401
-from freecure_edit.io import read_parameters
+from freecure_edit.imageio import read_parameters
 
 NAMES = ["a.jpg", "a.png", "b.png", "sub/deeper/c.webp"]
 GOOD = ["a.jpg", "a.png", "sub/deeper/c.webp"]

@@ -68,13 +68,13 @@ def test_a_transparent_input_fails_alone_and_the_others_go_into_jpeg(tmp_path):
 
 
 def test_an_error_while_writing_names_the_real_output_not_the_working_file(tmp_path, monkeypatch):
-    import freecure_edit.io
+    import freecure_edit.imageio
     from freecure_edit.errors import FreeCureError
 
     def failing_save(image, out_path, **options):
         raise FreeCureError(f"{out_path}: cannot encode it (an encoder fault)")
 
-    monkeypatch.setattr(freecure_edit.io, "save_image", failing_save)
+    monkeypatch.setattr(freecure_edit.imageio, "save_image", failing_save)
     photos = photo_folder(tmp_path / "in", ["sub/a.png"])
     output = tmp_path / "out"
 

@@ -9,7 +9,7 @@ import pytest
 from face_fixtures import ASTRONAUT_FACE, SHUTTLE_FACE, astronaut, face_packs  # noqa: F401
 
 from cli_fixtures import assert_one_line_error, cli_models, run_cli, snapshot  # noqa: F401
-from freecure_edit.io import read_parameters
+from freecure_edit.imageio import read_parameters
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def test_each_option_sets_its_field(field_name):
 def test_the_copies_of_library_names_match_the_library():
     from freecure_edit.models.devices import pick_dtype
     from freecure_edit.faces import DEFAULT_PACK
-    from freecure_edit.io import DEFAULT_MAX_PIXELS
+    from freecure_edit.imageio import DEFAULT_MAX_PIXELS
     from freecure_edit.models.loading import DEFAULT_MODEL as LIBRARY_DEFAULT_MODEL
     from freecure_edit.masks import available_parsers
     from freecure_edit.masks.segformer import DEFAULT_MODEL as LIBRARY_SEGFORMER_MODEL

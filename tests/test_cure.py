@@ -59,7 +59,7 @@ def test_a_mask_changes_the_image_and_only_inside_the_paste_region(cure_with, ph
 
 
 def _paste_support(result, size):
-    from freecure_edit.compose import feathered_weight, paste_feather
+    from freecure_edit.imageio.compose import feathered_weight, paste_feather
     import torch.nn.functional as F
 
     width, height = size
@@ -210,7 +210,7 @@ def test_a_mask_over_most_of_the_image_is_reported(cure_with, photo):
 ])
 def test_a_colour_asked_of_a_grayscale_photo_is_warned_about(cure_with, photo, tmp_path, mode, prompt, warned):
     # The output of a grayscale photo is written in grayscale, so the colour would vanish without a word.
-    from freecure_edit.io import load_image
+    from freecure_edit.imageio import load_image
 
     path = tmp_path / "photo.png"
     photo(64, 64).convert(mode).save(path)

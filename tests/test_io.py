@@ -1,4 +1,4 @@
-"""freecure_edit.io: every input a photo editor meets, every refusal, and the safety of the output.
+"""freecure_edit.imageio: every input a photo editor meets, every refusal, and the safety of the output.
 
 The base picture is scikit-image's astronaut portrait; its variants are made here and written to
 tmp_path. ICC profiles other than sRGB are built byte by byte (LittleCMS via Pillow can only create
@@ -23,7 +23,7 @@ from PIL import ExifTags, Image, ImageCms, ImageFile, JpegImagePlugin
 
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
 from freecure_edit.imageio.colour import srgb_profile_bytes
-from freecure_edit.io import (
+from freecure_edit.imageio import (
     LoadedImage,
     default_output_path,
     load_image,

@@ -14,10 +14,10 @@ from PIL import Image, ImageCms
 
 from cure_fixtures import FixedRegionParser
 from freecure_edit import CureConfig, FreeCure
-from freecure_edit.compose import blend_into
+from freecure_edit.imageio.compose import blend_into
 from freecure_edit.errors import InputImageError
 from freecure_edit.imageio.colour import changed_box
-from freecure_edit.io import load_image, save_image
+from freecure_edit.imageio import load_image, save_image
 from test_io import D50, GRAY_GAMMA_22, _description_tag, _icc_profile, _xyz_tag
 
 

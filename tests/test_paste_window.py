@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import freecure_edit.compose as compose
-from freecure_edit.compose import blend_into, feathered_weight
+import freecure_edit.imageio.compose as compose
+from freecure_edit.imageio.compose import blend_into, feathered_weight
 from freecure_edit.faces.crop import FaceCrop
 from freecure_edit.faces.geometry import compose_affine, invert_affine
 from freecure_edit.faces.paste import _feathered_weight_grid, _photo_region, paste_back
@@ -94,7 +94,7 @@ def test_the_face_paste_back_reaches_every_pixel_its_weight_reaches(trial):
 
 
 def test_the_default_paste_feather_follows_the_pasted_regions_size():
-    from freecure_edit.compose import paste_feather
+    from freecure_edit.imageio.compose import paste_feather
 
     assert paste_feather(None, (512, 768)) == 8.0  # SD 1.5's size keeps the old fixed 8 px
     assert paste_feather(None, (64, 64)) == 1.0  # the toy world's drawings

@@ -16,7 +16,7 @@ import pytest
 
 from cli_fixtures import STEPS, cli_models, write_photo  # noqa: F401
 from freecure_edit.worker.protocol import PROTOCOL_VERSION
-from freecure_edit.io import read_parameters
+from freecure_edit.imageio import read_parameters
 from worker_fixtures import WorkerPool, decoded_image, encoded, files_in, parse_line
 
 HAIR = "a woman with black curly hair"

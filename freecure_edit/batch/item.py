@@ -21,8 +21,8 @@ from freecure_edit.batch.plan import BatchItem, BatchPlan
 from freecure_edit.errors import DiskFullError
 from freecure_edit.failures import describe_failure, identity_failure
 from freecure_edit.imageio.atomic import fsync_directory
-from freecure_edit.output_files import save_cured
-from freecure_edit.outputs import check_transparency, disk_full_cause
+from freecure_edit.imageio.output_files import save_cured
+from freecure_edit.imageio.output_checks import check_transparency, disk_full_cause
 from freecure_edit.unchanged import unchanged_result
 
 FORMAT_HINT = "--format png or webp"
@@ -51,7 +51,7 @@ def disk_full(target: Path, cause: OSError) -> DiskFullError:
 def cure_item(worker: Worker, item: BatchItem, parameters: dict[str, Any], digest: str
               ) -> tuple[dict[str, Any], Path | None]:
     """The image's manifest line, and the written output waiting in the scratch folder (None if failed)."""
-    from freecure_edit.io import load_image
+    from freecure_edit.imageio import load_image
 
     started = time.perf_counter()
     source = worker.plan.input_dir / item.input

@@ -18,7 +18,7 @@ from freecure_edit.errors import ConfigurationError, InputImageError
 from freecure_edit.model_choice import ModelChoice, model_choice
 from freecure_edit.overrides import Overrides, read_overrides
 from freecure_edit.presets import apply_presets
-from freecure_edit.outputs import can_hold_transparency, check_writable, file_alpha, transparency_refusal
+from freecure_edit.imageio.output_checks import can_hold_transparency, check_writable, file_alpha, transparency_refusal
 from freecure_edit.prompts import ParsedPrompt, parse_prompt
 
 # How many names a note or an error lists before "and N more".
@@ -141,8 +141,8 @@ def _item(name: str, row: PromptRow | None, settings: BatchSettings, base: CureC
 def _refuse_transparency(items: list[BatchItem], input_dir: Path, folder: BatchFolder, max_pixels: int | None,
                          notes: list[str]) -> list[BatchItem]:
     """Inputs with transparency whose output is a JPEG are refused now, each recorded as failed
-    without a cure (see freecure_edit/outputs.py for why not flattened). Only those inputs are read."""
-    from freecure_edit.io import pixel_limit
+    without a cure (see freecure_edit/imageio/output_checks.py for why not flattened). Only those inputs are read."""
+    from freecure_edit.imageio import pixel_limit
 
     checked = []
     for item in items:

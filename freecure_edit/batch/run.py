@@ -34,9 +34,9 @@ from freecure_edit.batch.resume import entries, to_do
 from freecure_edit.batch.settings import BatchSettings
 from freecure_edit.batch.stopping import BatchStopped, StopControl, StopHook, stop_control
 from freecure_edit.errors import ConfigurationError, DiskFullError
-from freecure_edit.io import pixel_limit
+from freecure_edit.imageio import pixel_limit
 from freecure_edit.model_choice import check_face_pack, load_freecure
-from freecure_edit.outputs import disk_full_cause
+from freecure_edit.imageio.output_checks import disk_full_cause
 
 # Processes that finish their share wait for the others at a barrier; a share can take hours longer
 # than another's, and the default timeout of the process group (30 min) would end the batch.

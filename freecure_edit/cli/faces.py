@@ -53,7 +53,7 @@ def faces(input_path: Path, face_pack: str, face_root: Path | None, crop_size: i
         quiet_libraries(debug)
         from freecure_edit.faces import load_face_analyzer
         from freecure_edit.faces.report import face_report
-        from freecure_edit.io import load_image, pixel_limit
+        from freecure_edit.imageio import load_image, pixel_limit
 
         loaded = load_image(input_path, max_pixels=pixel_limit(max_pixels))
         for text in loaded.warnings:

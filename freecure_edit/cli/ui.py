@@ -32,7 +32,7 @@ def ui(context: click.Context, host: str, port: int, **params) -> None:
         except ImportError as missing:
             raise click.UsageError(f"the web page needs {missing.name}: pip install 'freecure-edit[ui]'") from None
         from freecure_edit.cli.messages import note, warn
-        from freecure_edit.io import pixel_limit
+        from freecure_edit.imageio import pixel_limit
         from freecure_edit.worker.options import read_request_options
 
         freecure, defaults, hello = start_session(params, explicitly_given(context))

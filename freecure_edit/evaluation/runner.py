@@ -97,7 +97,7 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
                         warn(f"{model}: {method.spec} skipped: {method.reason}")
             for photo_entry in photos:
                 photo = grid.working_photo(photo_entry.path)
-                from freecure_edit.io import save_image
+                from freecure_edit.imageio import save_image
 
                 input_path = output / IMAGES_NAME / f"m{model_index}" / photo_entry.slug / "input.png"
                 input_path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +157,7 @@ class _ModelGrid:
         ]
 
     def working_photo(self, path: Path) -> PIL.Image.Image:
-        from freecure_edit.io import load_image
+        from freecure_edit.imageio import load_image
 
         photo = load_image(path).rgb
         size = self.freecure.working_size(photo.size, self.base_config)
@@ -169,7 +169,7 @@ class _ModelGrid:
         return result.masks.get("union")
 
     def evaluate(self, method, photo, photo_entry, prompt, seed, face, metrics, lpips_metric, log) -> dict:
-        from freecure_edit.io import save_image
+        from freecure_edit.imageio import save_image
 
         torch.manual_seed(seed)
         result = method.run(photo, prompt.text, seed)
@@ -225,7 +225,7 @@ class _ModelGrid:
         path = self.output / IMAGES_NAME / f"m{self.model_index}" / photo_entry.slug / prompt.id / "masks.png"
         if path.exists():
             return
-        from freecure_edit.io import save_image
+        from freecure_edit.imageio import save_image
         from freecure_edit.masks import mask_overlay
 
         save_image(mask_overlay(photo, result.masks), path, overwrite=True)

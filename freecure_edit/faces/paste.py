@@ -16,7 +16,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
-from freecure_edit.compose import feathered_weight
+from freecure_edit.imageio.compose import feathered_weight
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.faces.crop import FaceCrop
 from freecure_edit.faces.geometry import apply_affine, compose_affine, invert_affine

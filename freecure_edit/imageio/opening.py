@@ -38,6 +38,12 @@ SUPPORTED_INPUT_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
 
+
+def pixel_limit(max_pixels: int | None) -> int | None:
+    """The limit load_image takes from a setting as the command line has it: None for the default, 0 for
+    no limit."""
+    return DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+
 # Names for a file whose signature is recognised but which Pillow could not open: "corrupt PNG" tells
 # the user more than "not an image".
 _SIGNATURES = (

@@ -12,7 +12,7 @@ import PIL.Image
 
 from freecure_edit.callbacks import MaskContext
 from freecure_edit.errors import InputImageError
-from freecure_edit.io import load_image
+from freecure_edit.imageio import load_image
 
 
 def png_base64(image: PIL.Image.Image) -> str:

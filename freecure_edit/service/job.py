@@ -11,7 +11,7 @@ import PIL.Image
 
 from freecure_edit.callbacks import CureCallbacks, StepInfo
 from freecure_edit.config import CureConfig
-from freecure_edit.io import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from freecure_edit.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from freecure_edit.service.cancel import cancellable_cure
 from freecure_edit.service.images import load_painted_mask, painted_masks
 from freecure_edit.service.queue import JobContext

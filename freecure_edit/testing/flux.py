@@ -3,7 +3,7 @@
 Same parts as FLUX.1 (a FluxTransformer2DModel with double- and single-stream blocks, RoPE over three
 axes and, for "dev", a guidance embedding; CLIP for the pooled embedding; T5 for the sequence; a
 16-channel autoencoder with a shift factor; the flow-matching Euler scheduler with dynamic shifting),
-only narrow and shallow. `transformer_variant` is as `unet_variant` in testing.py: "random", "smooth"
+only narrow and shallow. `transformer_variant` is as `unet_variant` in sd.py: "random", "smooth"
 (the output projection shrunk to std 2e-4) or "zero" (velocity identically zero).
 """
 

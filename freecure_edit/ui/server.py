@@ -33,7 +33,7 @@ from freecure_edit.config import CureConfig
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
 from freecure_edit.explain import explain_prompt as library_explain
 from freecure_edit.imageio import load_image
-from freecure_edit.io import DEFAULT_MAX_PIXELS
+from freecure_edit.imageio import DEFAULT_MAX_PIXELS
 from freecure_edit.overrides import read_overrides
 from freecure_edit.service import CureJob, CureService, run_cure_job
 from freecure_edit.service.inspect import photo_faces, prompt_regions

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 from freecure_edit.failures import identity_failure
-from freecure_edit.io import pixel_limit
-from freecure_edit.output_files import check_intermediates_folder, output_target, save_cured
+from freecure_edit.imageio import pixel_limit
+from freecure_edit.imageio.output_files import check_intermediates_folder, output_target, save_cured
 from freecure_edit.service import CureJob, JobContext, load_job_photo, png_base64, run_cure_job
 from freecure_edit.worker import protocol
 from freecure_edit.worker.options import read_request_options

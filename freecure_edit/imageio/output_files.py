@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from freecure_edit import __version__
-from freecure_edit.config import CureConfig
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.imageio.output_checks import check_writable
 from freecure_edit.imageio.paths import check_output_path, default_output_path, output_format_for
-from freecure_edit.outputs import check_writable
+
+
+class Settings(Protocol):
+    """A cure's settings as this module needs them (a CureConfig): image files do not import the method."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def output_target(input_path: Path, output: Path | None, *, overwrite: bool) -> Path:
@@ -34,16 +39,16 @@ def check_intermediates_folder(folder: Path | None) -> None:
     check_writable(folder, "--save-intermediates")
 
 
-def stored_parameters(prompt: str, config: CureConfig, models: dict[str, str]) -> dict[str, Any]:
+def stored_parameters(prompt: str, config: Settings, models: dict[str, str]) -> dict[str, Any]:
     """The generation parameters embedded in the output, enough to run the same edit again."""
     return {"prompt": prompt, "config": config.to_dict(), **models, "freecure_edit_version": __version__}
 
 
-def save_cured(cured, loaded, target: Path, prompt: str, config: CureConfig, models: dict[str, str], *,
+def save_cured(cured, loaded, target: Path, prompt: str, config: Settings, models: dict[str, str], *,
                quality: int, overwrite: bool) -> Path:
     """Write the cured photo (a PIL image at the input's size) in the input's colour space, with its
     alpha and metadata, and the parameters that made it. `config` is the one asked for, not a retry's."""
-    from freecure_edit.io import save_image
+    from freecure_edit.imageio import save_image
 
     return save_image(loaded.restore(cured), target, source=loaded,
                       parameters=stored_parameters(prompt, config, models), quality=quality, overwrite=overwrite)
