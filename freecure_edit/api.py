@@ -19,17 +19,17 @@ import torch
 
 from freecure_edit.attention import uniform_attention
 from freecure_edit.backbones import backbone_for
-from freecure_edit.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
+from freecure_edit.cure.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
 from freecure_edit.imageio.compose import blend_into, paste_feather
-from freecure_edit.config import CureConfig, CureStats
+from freecure_edit.cure.config import CureConfig, CureStats
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
 from freecure_edit.imageio.gray_photos import colour_lost_warning
 from freecure_edit.inversion import invert
 from freecure_edit.models.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
-from freecure_edit.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
+from freecure_edit.cure.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
 from freecure_edit.prompts import parse_prompt
-from freecure_edit.result import CureResult
+from freecure_edit.cure.result import CureResult
 
 logger = logging.getLogger(__name__)
 

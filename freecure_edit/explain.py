@@ -50,7 +50,7 @@ def explain_prompt(prompt: str, *, template: str | None = None, attributes: list
 
 def settings_report(model: str, model_config: str | None, steps: int | None, guidance: float | None) -> dict:
     """The sampling settings a cure with `model` would use: the user's, or else the model's own."""
-    from freecure_edit.config import CureConfig
+    from freecure_edit.cure.config import CureConfig
     from freecure_edit.models.family import model_defaults_for
 
     defaults = model_defaults_for(model, model_config)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
-from freecure_edit.config import APG_MODES, INVERSIONS, METHODS, REFINERS, CureConfig
+from freecure_edit.cure.config import APG_MODES, INVERSIONS, METHODS, REFINERS, CureConfig
 from freecure_edit.errors import ConfigurationError
 
 LIST_SEPARATOR = ";"

@@ -7,8 +7,8 @@ import pytest
 
 from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
 from freecure_edit import CureConfig, FreeCure
-from freecure_edit.estimate import Estimate, estimate_line, expected_evaluations, format_duration
-from freecure_edit.phases import phase_plan
+from freecure_edit.cure.estimate import Estimate, estimate_line, expected_evaluations, format_duration
+from freecure_edit.cure.phases import phase_plan
 from freecure_edit.prompts import parse_prompt
 
 HAIR = "a man with black curly hair"

@@ -11,7 +11,7 @@ import PIL.Image
 import pytest
 
 from cli_fixtures import STEPS, assert_one_line_error, cli_models, run_cli, snapshot, write_photo  # noqa: F401
-from freecure_edit.config import DRAFT
+from freecure_edit.cure.config import DRAFT
 from freecure_edit.errors import IdentityBelowThresholdError
 from freecure_edit.imageio import read_parameters
 

@@ -16,8 +16,8 @@ from freecure_edit.cli.model_options import (
     DTYPE_CHOICES,
     PARSER_CHOICES,
 )
-from freecure_edit.presets import apply_presets
-from freecure_edit.config import DRAFT, CureConfig
+from freecure_edit.cure.presets import apply_presets
+from freecure_edit.cure.config import DRAFT, CureConfig
 from freecure_edit.models.defaults import FLUX_SCHNELL_DEFAULTS, STABLE_DIFFUSION_DEFAULTS
 
 # A value for every field, different from its default, as typed on the command line and as expected.
@@ -127,7 +127,7 @@ def test_the_cpu_uses_fewer_steps_and_says_so_unless_steps_were_given():
 
 def test_the_presets_name_their_fields_by_the_command_line_flags():
     # The library's notes say "--steps 20": the options the preset sets must be spelt as the CLI spells them.
-    from freecure_edit.presets import DRAFT_HELP, _flag
+    from freecure_edit.cure.presets import DRAFT_HELP, _flag
 
     for field_name in DRAFT:
         assert _flag(field_name) == CONFIG_OPTIONS[field_name].flag.split("/")[0]

@@ -126,7 +126,7 @@ def test_a_removal_at_guidance_one_is_reported(fc, photo):
 
 
 def test_foundation_prompt_of_a_removal():
-    from freecure_edit.pipeline import foundation_prompt
+    from freecure_edit.cure.pipeline import foundation_prompt
     from freecure_edit.prompts import parse_prompt
 
     assert foundation_prompt(parse_prompt("a man without glasses")) == ("a man", "glasses")
@@ -349,7 +349,7 @@ def test_fd_mask_corrections_out_of_range_are_refused():
 
 
 def test_the_corrections_left_to_their_defaults_are_the_toy_worlds_choice_and_warn_nowhere(fc, photo, monkeypatch):
-    from freecure_edit.config import FD_MASK_CORRECTIONS, MASK_CORRECTIONS
+    from freecure_edit.cure.config import FD_MASK_CORRECTIONS, MASK_CORRECTIONS
 
     final = FinalLatents(fc, monkeypatch)
     source = photo(64, 64)

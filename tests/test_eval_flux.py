@@ -10,7 +10,7 @@ import pytest
 from cli_fixtures import cli_models, run_cli, write_photo  # noqa: F401  (fixtures)
 from conftest import random_photo
 from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.evaluation import build_method
 from freecure_edit.evaluation.methods import UnetCounter
 from freecure_edit.evaluation.methods.base import SkippedMethod

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import random_photo
 from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.evaluation import build_method
 from freecure_edit.evaluation.methods import UnetCounter, check_method_specs

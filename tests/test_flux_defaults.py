@@ -10,7 +10,7 @@ import pytest
 from cli_fixtures import run_cli
 from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
 from freecure_edit import CureConfig, FreeCure
-from freecure_edit.estimate import expected_evaluations
+from freecure_edit.cure.estimate import expected_evaluations
 from freecure_edit.prompts import parse_prompt
 
 GLASSES = {**HAIR_ON_TOP, "eye_g": (0.2, 0.4, 0.8, 0.6)}

@@ -9,7 +9,7 @@ import torch
 from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
 from freecure_edit import CureConfig, FreeCure
 from freecure_edit.prompts import parse_prompt
-from freecure_edit.rofa import blend_noise, same_masks
+from freecure_edit.cure.rofa import blend_noise, same_masks
 
 STEPS = 6
 
@@ -35,7 +35,7 @@ def test_rofa_with_a_full_mask_at_weight_one_follows_the_foundation_branch(load_
     """With M = 1 from step 0 at weight 1 the photo branch's noise is FD's at every step, so with the
     same corrections (both branches keep them all) both walk the same latents and decode to the same
     image."""
-    import freecure_edit.pipeline as pipeline
+    import freecure_edit.cure.pipeline as pipeline
 
     def full_masks(parsed, photo_parse, fd_parse, maps, shape):
         masks = same_masks(parsed, photo_parse, fd_parse, maps, shape)

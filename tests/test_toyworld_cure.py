@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from freecure_edit import CureConfig
-from freecure_edit.callbacks import CureCallbacks
+from freecure_edit.cure.callbacks import CureCallbacks
 from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
 from toy_fixtures import SUBJECTS, cure_subjects, load_toy_cure
 

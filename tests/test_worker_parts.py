@@ -19,7 +19,7 @@ from freecure_edit.service.images import load_painted_mask
 from freecure_edit.worker.options import MODEL_OPTIONS, RequestOptions, read_request_options
 from freecure_edit.worker.request import cure_request
 from freecure_edit.worker.settings import WorkerDefaults
-from freecure_edit.config import DRAFT
+from freecure_edit.cure.config import DRAFT
 from freecure_edit.errors import ConfigurationError, InputImageError
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n"

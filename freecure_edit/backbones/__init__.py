@@ -1,4 +1,7 @@
-"""Backbones by pipeline kind: the only code that knows how a model family is called."""
+"""Backbones by pipeline kind: the only code that knows how a model family is called.
+
+May import errors.py, models/ and schedules/ only: never the method or a front end.
+"""
 
 from __future__ import annotations
 

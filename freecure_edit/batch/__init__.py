@@ -29,6 +29,9 @@ public names are imported when first used, so that importing a part (names.py) l
   and whether --resume keeps it;
 - files.py: what --resume checks of the files behind it (the input's content, the output still opens);
 - names.py: file names that are not valid UTF-8, shown readably and kept exactly in the manifest.
+
+A front end: may import the method (cure/), api.py, model_choice.py, overrides.py, failures.py
+and the lower layers; never another front end.
 """
 
 # No public name may be a module's name: importing the module would replace it in this namespace.

@@ -23,7 +23,7 @@ from freecure_edit.failures import describe_failure, identity_failure
 from freecure_edit.imageio.atomic import fsync_directory
 from freecure_edit.imageio.output_files import save_cured
 from freecure_edit.imageio.output_checks import check_transparency, disk_full_cause
-from freecure_edit.unchanged import unchanged_result
+from freecure_edit.cure.unchanged import unchanged_result
 
 FORMAT_HINT = "--format png or webp"
 

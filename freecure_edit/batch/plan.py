@@ -13,11 +13,11 @@ from freecure_edit.batch.layout import MANIFEST_NAME, plan_outputs
 from freecure_edit.batch.prompts_file import PromptRow, read_prompts_file
 from freecure_edit.batch.selection import select_inputs
 from freecure_edit.batch.settings import BatchSettings
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, InputImageError
 from freecure_edit.model_choice import ModelChoice, model_choice
 from freecure_edit.overrides import Overrides, read_overrides
-from freecure_edit.presets import apply_presets
+from freecure_edit.cure.presets import apply_presets
 from freecure_edit.imageio.output_checks import can_hold_transparency, check_writable, file_alpha, transparency_refusal
 from freecure_edit.prompts import ParsedPrompt, parse_prompt
 

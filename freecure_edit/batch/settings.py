@@ -48,6 +48,6 @@ class BatchSettings:
         return self.models.get("device")
 
     def config_values(self) -> dict[str, Any]:
-        from freecure_edit.presets import config_defaults
+        from freecure_edit.cure.presets import config_defaults
 
         return {**config_defaults(), **self.config}

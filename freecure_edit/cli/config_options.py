@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from freecure_edit.config import APG_MODES, INVERSIONS, METHODS, REFINERS
-from freecure_edit.presets import config_defaults
+from freecure_edit.cure.config import APG_MODES, INVERSIONS, METHODS, REFINERS
+from freecure_edit.cure.presets import config_defaults
 
 
 @dataclass(frozen=True)

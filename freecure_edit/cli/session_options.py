@@ -11,7 +11,7 @@ import click
 from freecure_edit.cli.config_options import config_values, cure_config_options
 from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
 from freecure_edit.cli.model_options import model_options, model_values
-from freecure_edit.presets import DRAFT_HELP
+from freecure_edit.cure.presets import DRAFT_HELP
 
 
 def session_options(command):

@@ -3,6 +3,8 @@ parts), the caches, which models are on disk and what `fix` would download, and 
 
 - models.py: each model's status in the local caches, and the licences;
 - system.py: the Python, torch, device and package versions.
+
+A front end's data: may import models/, faces/, model_choice.py and errors.py; never the method.
 """
 
 from __future__ import annotations

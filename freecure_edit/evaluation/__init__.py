@@ -8,6 +8,9 @@
 The pieces are usable alone: `load_metric(name)` and `Sample` (metrics), `build_method(spec, ...)`
 (methods, each (photo, prompt, seed) -> output and cost), `table1`/`table2`, `load_prompts`,
 `PAPER_PROMPTS`.
+
+A front end: may import api.py, the method, batch/ (its file listing), toyworld/ (the toy
+metric) and the lower layers.
 """
 
 from __future__ import annotations

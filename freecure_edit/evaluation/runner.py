@@ -136,7 +136,7 @@ class _ModelGrid:
     """One loaded model's methods, counter and cure cache."""
 
     def __init__(self, settings: EvalSettings, freecure, model: str, model_index: int, output: Path):
-        from freecure_edit.config import CureConfig
+        from freecure_edit.cure.config import CureConfig
 
         self.settings, self.freecure, self.model, self.model_index, self.output = (
             settings, freecure, model, model_index, output)

@@ -9,6 +9,8 @@
     analyzer.identity_similarity(original, photo, face)
 
 insightface is imported only when a pack is loaded, so importing this package stays cheap.
+
+May import errors.py and imageio/ only: never the method or a front end.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ Methods:
   embeddings are optimised for.
 - "negative-prompt": negative-prompt inversion; the source prompt's embedding stands in for the
   unconditional one while sampling.
+
+May import errors.py, backbones/ and schedules/ only: never the method or a front end.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
     masks = build_attribute_masks(parsed, parser.parse(photo), parser.parse(fd_image), dilation_px=4)
     resize_mask(masks.union, 64, 48)                   # any attention grid
     mask_overlay(photo, masks.per_attribute).save("masks.png")
+
+May import errors.py and prompts/ only: never the method or a front end.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Prompts: split a user prompt into a subject template and the facial attributes to cure.
 
 Pure Python, no torch: the CLI can parse and report prompts without loading any model.
+
+May import errors.py only.
 """
 
 from __future__ import annotations

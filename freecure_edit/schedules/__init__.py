@@ -4,6 +4,8 @@ DDIM (ddim.py) moves by the noise prediction eps; flow matching (flow.py, FLUX's
 the velocity v. Both expose the same methods (`step_coefficients`, `step`, `inverse_step`,
 `to_epsilon`, which returns whatever quantity the move is linear in), so the exact front end's
 "trajectory plus deviation" step works unchanged on either.
+
+May import the libraries only.
 """
 
 from freecure_edit.schedules.ddim import DDIMSchedule, ddim_schedule, move_coefficients

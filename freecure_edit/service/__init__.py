@@ -9,6 +9,9 @@ with ids, progress and preview events, cancellation, and a queue in front of one
     service.close()
 
 No click or rich here: a front end maps the events to its own wire format or widgets.
+
+A front end's core (the worker and the web page use it): may import the method and the lower
+layers; never another front end.
 """
 
 from freecure_edit.service.cancel import RequestCancelled, cancellable_cure

@@ -12,7 +12,7 @@ import threading
 from typing import Callable
 
 from freecure_edit import errors
-from freecure_edit.callbacks import CureCallbacks
+from freecure_edit.cure.callbacks import CureCallbacks
 from freecure_edit.errors import FreeCureError
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from freecure_edit.callbacks import MaskContext
+from freecure_edit.cure.callbacks import MaskContext
 from freecure_edit.errors import InputImageError
 from freecure_edit.imageio import load_image
 

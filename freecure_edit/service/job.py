@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from freecure_edit.callbacks import CureCallbacks, StepInfo
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.callbacks import CureCallbacks, StepInfo
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.imageio import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from freecure_edit.service.cancel import cancellable_cure
 from freecure_edit.service.images import load_painted_mask, painted_masks

@@ -3,6 +3,8 @@ attributes, and small models trained on them (a Stable Diffusion in miniature, a
 an attribute judge and an identity judge). See the README's "Toy world" section.
 
 Importing this package imports no torch model code; `load_judges` and the training modules do.
+
+Its own world: may import models/, backbones/, masks/ and testing/; never the method or a front end.
 """
 
 from freecure_edit.toyworld.assets import model_dir

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
 from freecure_edit.explain import explain_prompt as library_explain
 from freecure_edit.imageio import load_image

@@ -10,4 +10,7 @@ stdin and stdout; a program can run it on its own pipes:
 - request.py, options.py: a cure request and its "options", checked before anything loads;
 - settings.py: the start-up defaults and a request's settings over them;
 - cure.py: one cure request, start to finish; session.py: the session over the service.
+
+A front end: may import service/, model_choice.py, overrides.py, failures.py, the method and the
+lower layers.
 """

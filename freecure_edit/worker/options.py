@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.model_choice import MODEL_DEFAULTS
 from freecure_edit.overrides import OPTION_ALIASES, read_overrides

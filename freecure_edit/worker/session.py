@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from freecure_edit.failures import describe_failure, one_line
 from freecure_edit.model_choice import check_face_pack, load_freecure, model_choice
-from freecure_edit.presets import apply_presets
+from freecure_edit.cure.presets import apply_presets
 from freecure_edit.worker import protocol
 from freecure_edit.worker.protocol import MessageWriter
 from freecure_edit.worker.settings import WorkerDefaults
@@ -44,7 +44,7 @@ def start_session(values: dict[str, Any], given: set[str], *, draft: bool, model
     """The loaded FreeCure, the start-up defaults and the hello line, for the worker and the web page.
     `values`: CureConfig keyword arguments; `given`: those the user chose (presets leave them alone);
     `models`: the model settings (freecure_edit.model_choice.MODEL_DEFAULTS' keys)."""
-    from freecure_edit.config import CureConfig
+    from freecure_edit.cure.config import CureConfig
     from freecure_edit.models.devices import pick_device
 
     device = pick_device(models.get("device"))

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from freecure_edit.model_choice import ModelChoice
-from freecure_edit.presets import apply_presets
+from freecure_edit.cure.presets import apply_presets
 from freecure_edit.worker.options import RequestOptions
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
 
 

@@ -16,7 +16,7 @@ from freecure_edit.cli.config_options import config_values, cure_config_options,
 from freecure_edit.cli.failures import reported_errors
 from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
 from freecure_edit.cli.model_options import model_options, model_values
-from freecure_edit.presets import DRAFT_HELP
+from freecure_edit.cure.presets import DRAFT_HELP
 
 FORMATS = ("png", "jpg", "webp")
 

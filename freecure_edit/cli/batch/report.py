@@ -87,7 +87,7 @@ class BatchDisplay:
 
 def print_summary(report, console: Console | None = None) -> None:
     from freecure_edit.batch.manifest import STATUSES
-    from freecure_edit.estimate import format_duration
+    from freecure_edit.cure.estimate import format_duration
 
     counts, kept = report.counts, report.kept
     table = Table(title="batch summary", title_justify="left")

@@ -17,7 +17,7 @@ from freecure_edit.cli.failures import reported_errors
 from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
 from freecure_edit.cli.messages import error_line
 from freecure_edit.cli.model_options import model_options
-from freecure_edit.presets import DRAFT_HELP
+from freecure_edit.cure.presets import DRAFT_HELP
 
 
 @click.command("fix")

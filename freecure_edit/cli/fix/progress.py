@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from freecure_edit.phases import PHASE_LABELS
+from freecure_edit.cure.phases import PHASE_LABELS
 
 
 class PhaseProgress:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from freecure_edit.estimate import format_duration
+from freecure_edit.cure.estimate import format_duration
 
 
 def summary_line(attributes: list, faces: int, output: Path, identity: float | None, seconds: float) -> str:

@@ -17,15 +17,15 @@ from freecure_edit.cli.model_options import model_values
 from freecure_edit.cli.fix.progress import PhaseProgress
 from freecure_edit.cli.quiet import quiet_libraries, quiet_loaded_libraries
 from freecure_edit.errors import IdentityBelowThresholdError
-from freecure_edit.estimate import Estimate, estimate_line, expected_evaluations, measure_evaluation_seconds
+from freecure_edit.cure.estimate import Estimate, estimate_line, expected_evaluations, measure_evaluation_seconds
 from freecure_edit.failures import identity_failure
 from freecure_edit.imageio import pixel_limit
 from freecure_edit.model_choice import check_face_pack, load_freecure, model_choice
 from freecure_edit.imageio.output_files import check_intermediates_folder, output_target, save_cured
 from freecure_edit.imageio.output_checks import check_transparency
-from freecure_edit.phases import phase_plan
-from freecure_edit.presets import apply_presets
-from freecure_edit.unchanged import unchanged_result
+from freecure_edit.cure.phases import phase_plan
+from freecure_edit.cure.presets import apply_presets
+from freecure_edit.cure.unchanged import unchanged_result
 
 
 @dataclass
@@ -49,7 +49,7 @@ class FixOutcome:
 def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     started = time.perf_counter()
     quiet_libraries(params["debug"])
-    from freecure_edit.config import CureConfig
+    from freecure_edit.cure.config import CureConfig
     from freecure_edit.models.devices import pick_device
     from freecure_edit.imageio import load_image
     from freecure_edit.prompts import parse_prompt

@@ -31,7 +31,7 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 def check_method_specs(specs) -> tuple[str, ...]:
     """The specs, checked (names and settings) without loading anything, duplicates dropped."""
-    from freecure_edit.config import CureConfig
+    from freecure_edit.cure.config import CureConfig
     from freecure_edit.evaluation.methods.cure import config_overrides
 
     checked = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import fields
 
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.evaluation.methods.base import Method, MethodOutput
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from freecure_edit.config import CureConfig
+from freecure_edit.cure.config import CureConfig
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.masks import resize_mask
 from freecure_edit.masks.ops import dilate, label_region

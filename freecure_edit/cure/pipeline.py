@@ -28,17 +28,17 @@ import torch
 
 from freecure_edit.attention import AttentionController, default_fasa_layers, default_omega
 from freecure_edit.backbones.base import PromptPair
-from freecure_edit.callbacks import CureCallbacks, MaskContext, StepInfo, raise_if_cancelled
-from freecure_edit.config import CureConfig, CureStats
-from freecure_edit.corrections import foundation_release, photo_release
+from freecure_edit.cure.callbacks import CureCallbacks, MaskContext, StepInfo, raise_if_cancelled
+from freecure_edit.cure.config import CureConfig, CureStats
+from freecure_edit.cure.corrections import foundation_release, photo_release
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
-from freecure_edit.pass_plan import fasa_steps as fasa_steps_of
-from freecure_edit.pass_plan import photo_pass_plan, rofa_start_step
+from freecure_edit.cure.pass_plan import fasa_steps as fasa_steps_of
+from freecure_edit.cure.pass_plan import photo_pass_plan, rofa_start_step
 from freecure_edit.prompts import ParsedPrompt, token_indices
-from freecure_edit.refine import attention_placed, refine_masks
-from freecure_edit.rofa import blend_noise, same_masks
+from freecure_edit.cure.refine import attention_placed, refine_masks
+from freecure_edit.cure.rofa import blend_noise, same_masks
 
 Progress = Callable[[str, int, int], None]
 

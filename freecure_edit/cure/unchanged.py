@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def unchanged_result(loaded, prompt: str, parsed, config):
-    from freecure_edit.result import CureResult
+    from freecure_edit.cure.result import CureResult
 
     message = (
         f"the prompt {prompt!r} names no facial attribute to cure, so the output is the photo unchanged; "

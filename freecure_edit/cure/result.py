@@ -8,7 +8,7 @@ from pathlib import Path
 import PIL.Image
 import torch
 
-from freecure_edit.config import CureConfig, CureStats
+from freecure_edit.cure.config import CureConfig, CureStats
 from freecure_edit.prompts import Attribute
 
 

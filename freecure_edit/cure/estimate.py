@@ -19,8 +19,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from freecure_edit.config import CureConfig
-from freecure_edit.pass_plan import photo_pass_plan
+from freecure_edit.cure.config import CureConfig
+from freecure_edit.cure.pass_plan import photo_pass_plan
 from freecure_edit.prompts import ParsedPrompt
 
 # A backward pass through the UNet costs about two forward passes.

@@ -4,8 +4,8 @@ page's) needs before the first report comes."""
 
 from __future__ import annotations
 
-from freecure_edit.config import CureConfig
-from freecure_edit.pass_plan import photo_pass_plan
+from freecure_edit.cure.config import CureConfig
+from freecure_edit.cure.pass_plan import photo_pass_plan
 from freecure_edit.prompts import ParsedPrompt
 
 PHASE_LABELS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import MISSING, fields
 from typing import Any
 
-from freecure_edit.config import DRAFT, CureConfig
+from freecure_edit.cure.config import DRAFT, CureConfig
 
 
 def apply_presets(
