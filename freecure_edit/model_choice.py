@@ -9,7 +9,7 @@ the library's.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from freecure_edit.models.locations import SAM_CHECKPOINT_NAMES, find_sam_checkp
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_SEGFORMER_MODEL = "jonathandinu/face-parsing"
-DEFAULT_FACE_PACK = "buffalo_l"
+# None: insightface's buffalo_l when it is on disk, else the dlib pack when installed (faces.packs).
+DEFAULT_FACE_PACK = None
 # The registry's "sam" parser is left out: --refine sam tightens the masks of either of these.
 PARSER_CHOICES = ("segformer", "bisenet")
 DTYPE_CHOICES = ("fp16", "bf16", "fp32")
@@ -40,10 +41,11 @@ class ModelChoice:
     parser: str
     parser_model: str | None
     sam_checkpoint: Path | None  # set exactly when SAM refines the masks
-    face_pack: str
+    face_pack: str | None  # None until check_face_pack chooses one
     face_root: Path | None
     dtype: str | None
     offload: bool
+    face_pack_note: str | None = None  # why check_face_pack chose the pack, when the user named none
 
     def parameters(self, detect: bool) -> dict[str, Any]:
         """What to store in the output for reproducibility (unset or unused choices left out)."""
@@ -92,23 +94,28 @@ def _sam_checkpoint(given: Path | None) -> Path:
     return found
 
 
-def check_face_pack(choice: ModelChoice) -> None:
-    """Refuse a missing face detector before the diffusion model spends a minute loading."""
-    from freecure_edit.faces.packs import locate_pack
+def check_face_pack(choice: ModelChoice) -> ModelChoice:
+    """The choice with its face pack chosen (see faces.packs.choose_face_pack) and checked on disk: a
+    missing face detector is refused before the diffusion model spends a minute loading."""
+    from freecure_edit.faces.packs import choose_face_pack
 
     try:
-        locate_pack(choice.face_pack, choice.face_root)
+        chosen = choose_face_pack(choice.face_pack, choice.face_root)
     except ModelNotFoundError as error:
         raise ModelNotFoundError(
-            f"{error} (--face-root), or pass --no-detect to cure the whole image without a face detector"
+            f"{error}, or pass --no-detect to cure the whole image without a face detector"
         ) from None
+    return replace(choice, face_pack=chosen.pack, face_root=chosen.root, face_pack_note=chosen.note)
 
 
 def load_freecure(choice: ModelChoice, device, *, detect: bool):
     """The diffusion model, the face parser, SAM when it refines the masks and, with `detect`, the
-    face detector, loaded on `device`."""
+    face detector (the choice's pack, or the first run's choice when check_face_pack has not chosen one),
+    loaded on `device`."""
     from freecure_edit.api import FreeCure
 
+    if detect and choice.face_pack is None:
+        choice = check_face_pack(choice)
     return FreeCure.from_pretrained(
         choice.model, parser=choice.parser, parser_model=choice.parser_model, device=device, dtype=choice.dtype,
         offload=choice.offload, model_config=str(choice.model_config) if choice.model_config else None,

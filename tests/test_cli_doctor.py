@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import huggingface_hub.constants  # noqa: F401
 import pytest
@@ -54,9 +55,11 @@ def cache_file(root, repo_id: str, name: str) -> None:
 def test_with_nothing_cached_every_model_is_missing_and_fix_would_download_two(empty_caches):
     report = doctor_json()
 
-    assert {model["status"] for model in report["models"]} == {"missing"}
+    assert {model["status"] for model in report["models"] if model["name"] != "dlib face pack"} == {"missing"}
     assert report["fix_would_download"] == [DEFAULT_MODEL, DEFAULT_SEGFORMER_MODEL]
-    assert report["fix_needs_by_hand"] == ["insightface buffalo_l"]
+    # The dlib face pack comes with the test extras, so no insightface pack is needed by hand.
+    assert report["fix_needs_by_hand"] == []
+    assert report["face_pack_for_fix"] == {"pack": "dlib", "why": "no insightface pack 'buffalo_l' on disk"}
     assert report["caches"]["huggingface"] == str(empty_caches / "hf" / "hub")
     licences = dict(report["licences"])
     assert "non-commercial" in licences["insightface packs (buffalo_l, antelopev2)"]
@@ -101,3 +104,24 @@ def test_cached_models_are_found_where_the_cli_looks(empty_caches):
     assert sam["status"] == "cached" and sam["location"].endswith("sam_vit_b_01ec64.pth")
     insightface = next(model for model in models.values() if model["name"].startswith("insightface"))
     assert insightface["status"] == "cached" and insightface["location"] == str(pack)
+
+
+def test_without_the_dlib_pack_fix_needs_the_insightface_pack_by_hand(empty_caches, monkeypatch):
+    monkeypatch.setattr("freecure_edit.faces.dlib_pack.missing_parts", lambda pack, root=None: ["the dlib module"])
+    report = doctor_json()
+
+    assert report["fix_needs_by_hand"] == ["insightface buffalo_l"]
+    assert report["face_pack_for_fix"]["pack"] is None and "freecure-edit[dlib]" in report["face_pack_for_fix"]["why"]
+    dlib = next(model for model in report["models"] if model["name"] == "dlib face pack")
+    assert dlib["status"] != "cached" and "freecure-edit[dlib]" in dlib["how_to_get"]
+
+
+def test_each_face_pack_is_listed_with_its_files_and_licence(empty_caches):
+    report = doctor_json()
+
+    models = {model["name"]: model for model in report["models"]}
+    assert models["dlib face pack"]["status"] == "cached"
+    assert Path(models["dlib face pack"]["location"], "dlib_face_recognition_resnet_model_v1.dat").is_file()
+    assert "CC0" in models["dlib face pack"]["licence"] and "non-commercial" in models["insightface buffalo_l"]["licence"]
+    assert any("dlib" in what for what, _ in report["licences"])
+    assert any(package["name"] == "dlib-bin" and package["version"] for package in report["system"]["packages"])

@@ -42,9 +42,9 @@ def test_the_text_listing_has_one_line_per_face(face_packs, astronaut_png):
     assert "48x48 px" in lines[2] and "too small: enlarged" in lines[2]
 
 
-def test_faces_without_a_pack_exits_4(astronaut_png, tmp_path):
-    line = assert_one_line_error(run_cli(["faces", astronaut_png, "--face-root", tmp_path]), 4)
-    assert "buffalo_l" in line
+def test_faces_without_the_named_pack_exits_4(astronaut_png, tmp_path):
+    line = assert_one_line_error(run_cli(["faces", astronaut_png, "--face-pack", "buffalo_l", "--face-root", tmp_path]), 4)
+    assert "buffalo_l" in line and "--face-root" in line
 
 
 def test_fix_cures_every_face_and_exits_6_below_the_identity_threshold(cli_models, face_packs, astronaut_png, tmp_path):

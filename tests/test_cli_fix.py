@@ -101,7 +101,7 @@ REFUSALS = [
     ("bad face selection", _photo_only, ["--faces", "first"], 2, "faces must be"),
     ("checkpoint without refine", _photo_only, ["--sam-checkpoint", "{f}/sam.pth"], 2, "--refine sam"),
     ("missing sam checkpoint", _photo_only, ["--refine", "sam"], 4, "sam_vit_b_01ec64.pth"),
-    ("missing face pack", _photo_only, ["--detect", "--face-root", "{f}"], 4, "--no-detect"),
+    ("missing face pack", _photo_only, ["--detect", "--face-pack", "buffalo_l", "--face-root", "{f}"], 4, "--no-detect"),
 ]
 
 

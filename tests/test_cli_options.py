@@ -92,12 +92,13 @@ def test_the_copies_of_library_names_match_the_library():
     from freecure_edit.masks.segformer import DEFAULT_MODEL as LIBRARY_SEGFORMER_MODEL
     assert DEFAULT_MODEL == LIBRARY_DEFAULT_MODEL
     assert DEFAULT_SEGFORMER_MODEL == LIBRARY_SEGFORMER_MODEL
-    assert DEFAULT_FACE_PACK == DEFAULT_PACK
     assert set(PARSER_CHOICES) | {"sam"} == set(available_parsers())
     for name in DTYPE_CHOICES:
         pick_dtype(__import__("torch").device("cpu"), name)
     help_texts = {parameter.name: parameter.help for parameter in fix.params}
     assert f"{DEFAULT_MAX_PIXELS // 1_000_000} million" in help_texts["max_pixels"]
+    # No pack named: the first run's choice, insightface's default pack first (faces.packs.choose_face_pack).
+    assert DEFAULT_FACE_PACK is None and f"[default: {DEFAULT_PACK} when on disk" in help_texts["face_pack"]
 
 
 def test_draft_caps_the_models_steps_unless_steps_were_given():

@@ -17,6 +17,7 @@ inputs not done get a `skipped` line, the manifest is merged, and BatchStopped i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import shutil
 import time
@@ -57,12 +58,14 @@ def run_batch(settings: BatchSettings, *, on_event: BatchListener | None = None,
     device = pick_device(settings.device)
     plan = plan_batch(settings, device.type)
     if any(item.needs_model and item.config.detect for item in plan.items):
-        check_face_pack(plan.choice)  # before anything is written, as a missing model would be
+        # Before anything is written, as a missing model would be; the pack chosen here is the one
+        # every output records.
+        plan = dataclasses.replace(plan, choice=check_face_pack(plan.choice))
     state = PartialState(cpu=device.type == "cpu", timeout=BARRIER_TIMEOUT)
     device = _process_device(device, state, settings.device)
     main = state.is_main_process
     if main:
-        for text in plan.notes:
+        for text in [*plan.notes, *filter(None, [plan.choice.face_pack_note])]:
             emit(BatchEvent(events.NOTE, {"text": text}))
     todo, kept = to_do(plan, entries(plan, device), resume=settings.resume)
     state.wait_for_everyone()  # every process has read what is done before the main one writes

@@ -62,6 +62,9 @@ def text_report(report: dict) -> str:
                      "(see 'to get it' above)")
     if not downloads and not by_hand:
         lines.append("`fix` with the default options has every model it needs")
+    face_pack = report["face_pack_for_fix"]
+    if face_pack["pack"] is not None:
+        lines.append(f"`fix` finds faces with the {face_pack['pack']} face pack ({face_pack['why']})")
     lines.append("licences:")
     lines.extend(f"  {what}: {licence}" for what, licence in report["licences"])
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import click
 
 from freecure_edit.cli.failures import reported_errors
 from freecure_edit.cli.quiet import quiet_libraries
-from freecure_edit.cli.messages import warn
+from freecure_edit.cli.messages import note, warn
 from freecure_edit.cli.model_options import DEFAULT_FACE_PACK
 
 
@@ -36,7 +36,9 @@ def text_report(path: Path, faces: list[dict]) -> str:
 
 @click.command("faces")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--face-pack", default=DEFAULT_FACE_PACK, show_default=True, help="The insightface model pack.")
+@click.option("--face-pack", default=DEFAULT_FACE_PACK,
+              help="An insightface pack (buffalo_l, antelopev2), dlib or dlib-mmod  "
+                   "[default: buffalo_l when on disk, else dlib when installed]")
 @click.option("--face-root", type=click.Path(path_type=Path),
               help="The pack's folder, a folder holding it, or an insightface root  "
                    "[default: $INSIGHTFACE_HOME, else ~/.insightface]")
@@ -46,12 +48,13 @@ def text_report(path: Path, faces: list[dict]) -> str:
               help="Refuse an input with more pixels than this; 0 for no limit  [default: 100 million]")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def faces(input_path: Path, face_pack: str, face_root: Path | None, crop_size: int,
+def faces(input_path: Path, face_pack: str | None, face_root: Path | None, crop_size: int,
           max_pixels: int | None, as_json: bool, debug: bool) -> None:
     """List the faces found in the photo INPUT: index, box, score, and whether each is too small."""
     with reported_errors(debug):
         quiet_libraries(debug)
         from freecure_edit.faces import load_face_analyzer
+        from freecure_edit.faces.packs import choose_face_pack
         from freecure_edit.faces.report import face_report
         from freecure_edit.imageio import load_image, pixel_limit
 
@@ -59,7 +62,10 @@ def faces(input_path: Path, face_pack: str, face_root: Path | None, crop_size: i
         for text in loaded.warnings:
             warn(text)
         photo = loaded.rgb
-        analyzer = load_face_analyzer(face_pack, root=face_root)
+        chosen = choose_face_pack(face_pack, face_root)
+        if chosen.note:
+            note(chosen.note)
+        analyzer = load_face_analyzer(chosen.pack, root=chosen.root)
         found = [face_report(face, photo, crop_size) for face in analyzer.detect(photo)]
         if as_json:
             click.echo(json.dumps({"input": str(input_path), "faces": found}))

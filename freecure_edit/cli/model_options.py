@@ -30,8 +30,10 @@ _OPTIONS = (
     click.option("--sam-checkpoint", type=click.Path(path_type=Path),
                  help=f"The SAM checkpoint for --refine sam  [default: the first of {', '.join(SAM_CHECKPOINT_NAMES)} "
                       "in the current folder or in $FREECURE_EDIT_HOME (~/.cache/freecure-edit)]"),
-    click.option("--face-pack", default=DEFAULT_FACE_PACK, show_default=True,
-                 help="The insightface pack that detects faces and measures identity (unused with --no-detect)."),
+    click.option("--face-pack", default=DEFAULT_FACE_PACK,
+                 help="The face pack that detects faces and measures identity (unused with --no-detect): an "
+                      "insightface pack (buffalo_l, antelopev2), dlib (HOG detector) or dlib-mmod (CNN detector: "
+                      "slower, better on turned faces)  [default: buffalo_l when on disk, else dlib when installed]"),
     click.option("--face-root", type=click.Path(path_type=Path),
                  help="The pack's folder, a folder holding it, or an insightface root  "
                       "[default: $INSIGHTFACE_HOME, else ~/.insightface]"),

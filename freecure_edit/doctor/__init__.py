@@ -13,7 +13,7 @@ from __future__ import annotations
 def doctor_report(hub_offline: bool) -> dict:
     """The whole report; `hub_offline` says whether the user asked for no network (HF_HUB_OFFLINE)."""
     from freecure_edit import __version__
-    from freecure_edit.doctor.models import LICENCES, model_report
+    from freecure_edit.doctor.models import LICENCES, face_pack_for_fix, model_report
     from freecure_edit.doctor.system import system_report
     from freecure_edit.faces.packs import default_root
     from freecure_edit.models.locations import freecure_home, hub_cache_dir, sam_search_dirs
@@ -30,6 +30,7 @@ def doctor_report(hub_offline: bool) -> dict:
         "missing": [model.name for model in missing],
         "fix_would_download": [model.source for model in missing_for_fix if model.downloads_automatically],
         "fix_needs_by_hand": [model.name for model in missing_for_fix if not model.downloads_automatically],
+        "face_pack_for_fix": face_pack_for_fix(),
         "hub_offline": hub_offline,
         "licences": [list(pair) for pair in LICENCES],
     }

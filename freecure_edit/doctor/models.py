@@ -1,8 +1,9 @@
 """Which models are on disk, what `fix` would download, and the licences that apply; offline only.
 
 Hub models are looked up file by file in the local Hugging Face cache (try_to_load_from_cache reads
-the cache and nothing else). SAM checkpoints and insightface packs are looked for where the CLI and
-freecure_edit.faces look for them (see models/locations.py).
+the cache and nothing else). SAM checkpoints and the face packs (insightface's, and dlib's from its
+installed package) are looked for where the CLI and freecure_edit.faces look for them (see
+models/locations.py and faces/packs.py).
 """
 
 from __future__ import annotations
@@ -95,11 +96,13 @@ def sam_model() -> ModelStatus:
 
 def insightface_model() -> ModelStatus:
     from freecure_edit.errors import ModelNotFoundError
+    from freecure_edit.faces.dlib_pack import missing_parts
     from freecure_edit.faces.packs import DEFAULT_PACK, default_root, locate_pack, missing_pack_message
 
+    # `fix` needs it only where the dlib pack cannot stand in for it.
     model = ModelStatus(
         f"insightface {DEFAULT_PACK}", f"{default_root() / 'models' / DEFAULT_PACK}",
-        "fix (face detection and identity; not with --no-detect), faces", True,
+        "fix (face detection and identity; not with --no-detect), faces", bool(missing_parts("dlib")),
         "non-commercial research use only (insightface model packs)",
         how_to_get=missing_pack_message(DEFAULT_PACK, default_root() / "models"),
     )
@@ -110,6 +113,39 @@ def insightface_model() -> ModelStatus:
     model.status, model.location = "cached", str(folder)
     model.size_bytes = sum(path.stat().st_size for path in folder.glob("*.onnx"))
     return model
+
+
+def dlib_model() -> ModelStatus:
+    from freecure_edit.faces.dlib_pack import INSTALL_HINT, LICENCE, missing_parts, models_folder, needed_files
+
+    files = needed_files("dlib")
+    model = ModelStatus(
+        "dlib face pack", ", ".join(files),
+        "fix --face-pack dlib (and when no insightface pack is on disk), faces, eval --metrics dlib", False,
+        LICENCE, how_to_get=INSTALL_HINT,
+    )
+    missing = missing_parts("dlib")
+    folder = models_folder()
+    if folder is not None:
+        model.location = str(folder)
+    if not missing:
+        model.status = "cached"
+        model.size_bytes = sum((folder / name).stat().st_size for name in files)
+    elif folder is not None and len(missing) < len(files) + 1:
+        model.status, model.missing_files = "partial", missing
+    return model
+
+
+def face_pack_for_fix() -> dict:
+    """The face pack `fix` would use with no --face-pack, and why (faces.packs.choose_face_pack)."""
+    from freecure_edit.errors import ModelNotFoundError
+    from freecure_edit.faces.packs import DEFAULT_PACK, choose_face_pack
+
+    try:
+        chosen = choose_face_pack(None)
+    except ModelNotFoundError as missing:
+        return {"pack": None, "why": str(missing)}
+    return {"pack": chosen.pack, "why": f"no insightface pack '{DEFAULT_PACK}' on disk" if chosen.note else "on disk"}
 
 
 def model_report() -> list[ModelStatus]:
@@ -126,6 +162,7 @@ def model_report() -> list[ModelStatus]:
                   [("config.json",), _TEXT_WEIGHTS], used_by="fix", needed_by_fix=True, licence=NON_COMMERCIAL_FACES),
         sam_model(),
         insightface_model(),
+        dlib_model(),
     ]
 
 
@@ -138,4 +175,6 @@ LICENCES = (
     ("face parsers (jonathandinu/face-parsing, BiSeNet 79999_iter.pth)", NON_COMMERCIAL_FACES),
     ("SAM checkpoints", "Apache-2.0"),
     ("insightface packs (buffalo_l, antelopev2)", "non-commercial research use only"),
+    ("dlib face pack (dlib-bin, face_recognition_models)", "dlib: Boost Software License; its model files: CC0 1.0 "
+     "(commercial use allowed; the 68-point predictor in the same package, not used here, is not)"),
 )

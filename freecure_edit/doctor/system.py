@@ -18,6 +18,8 @@ PACKAGES: tuple[tuple[tuple[str, ...], str, bool], ...] = (
     (("segment-anything", "segment_anything"), "SAM mask refinement (--refine sam)", False),
     (("insightface",), "face detection and identity (the faces command)", False),
     (("onnxruntime-gpu", "onnxruntime"), "running the insightface models", False),
+    (("dlib-bin", "dlib"), "the dlib face pack (--face-pack dlib)", False),
+    (("face_recognition_models", "face-recognition-models"), "the dlib face pack's model files", False),
     (("opencv-python-headless", "opencv-python", "opencv-contrib-python"), "face crops", False),
 )
 

@@ -19,6 +19,7 @@ import PIL.Image
 
 from freecure_edit.errors import ModelNotFoundError
 from freecure_edit.faces.detected import DetectedFace
+from freecure_edit.faces.dlib_pack import DLIB_PACKS, DlibFaceAnalyzer, load_dlib_analyzer
 from freecure_edit.faces.identity import alignment_landmarks, cosine_similarity
 from freecure_edit.faces.packs import DEFAULT_PACK, expected_detector, expected_recognizer, locate_pack
 
@@ -101,13 +102,17 @@ def load_face_analyzer(
     *,
     detection_threshold: float = DEFAULT_DETECTION_THRESHOLD,
     detection_size: int = DEFAULT_DETECTION_SIZE,
-) -> FaceAnalyzer:
-    """Load an insightface pack (`buffalo_l`, `antelopev2`, ...) from disk; never downloads.
+) -> FaceAnalyzer | DlibFaceAnalyzer:
+    """Load an insightface pack (`buffalo_l`, `antelopev2`, ...) from disk; never downloads. The names
+    `dlib` and `dlib-mmod` load the dlib pack instead (`faces.dlib_pack`; `root` is then a folder of its
+    .dat files, and `providers` and the detection settings, which are insightface's, are not used).
 
     `root` is the pack folder, a folder holding it, or an insightface root; by default insightface's
     own (`$INSIGHTFACE_HOME` or `~/.insightface`). `providers` are onnxruntime execution providers;
     by default insightface picks (CUDA when onnxruntime-gpu has it, else CPU).
     """
+    if pack in DLIB_PACKS:
+        return load_dlib_analyzer(pack, root)
     folder = locate_pack(pack, root)
     from insightface.app import FaceAnalysis
 

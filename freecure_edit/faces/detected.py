@@ -16,13 +16,15 @@ class DetectedFace:
 
     `index` is the face's position in the detector's largest-first list, which is what users select by.
     `box` is (x0, y0, x1, y1); `landmarks` is (5, 2) in insightface's order (eyes, nose, mouth corners as
-    seen in the image), or None for a detector without keypoints.
+    seen in the image), or None for a detector without keypoints. `pack_points` are the pack's own
+    landmarks where its recogniser aligns by other points (dlib's eye corners and nose), else None.
     """
 
     index: int
     box: tuple[float, float, float, float]
     score: float
     landmarks: np.ndarray | None = None
+    pack_points: np.ndarray | None = None
 
     @property
     def width(self) -> float:

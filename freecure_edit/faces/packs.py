@@ -8,6 +8,7 @@ insightface is asked for anything.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError
@@ -95,3 +96,44 @@ def pack_download_url(pack: str) -> str:
 
 def _unzip_target(pack: str, folder: Path) -> Path:
     return folder if folder.name == pack else folder / pack
+
+
+@dataclass(frozen=True)
+class FacePackChoice:
+    """A face pack to load: its name, the folder to load it from (None: its usual place), and a note
+    for the user when it was chosen for them."""
+
+    pack: str
+    root: Path | None = None
+    note: str | None = None
+
+
+def choose_face_pack(pack: str | None, root: str | os.PathLike | None = None) -> FacePackChoice:
+    """The face pack to load, checked on disk.
+
+    `pack` None is the first run's choice: insightface's DEFAULT_PACK when it is on disk (the stronger
+    identity model), else the dlib pack from its installed package (`root`, an insightface location,
+    does not apply to it), with a note; with neither, one error names both ways out. A named pack is only
+    checked (`dlib`, `dlib-mmod`, or an insightface pack)."""
+    from freecure_edit.faces.dlib_pack import DLIB_PACKS, INSTALL_HINT, SAME_PERSON_SIMILARITY, check_dlib_pack, missing_parts
+
+    given = Path(root).expanduser() if root is not None else None
+    if pack in DLIB_PACKS:
+        check_dlib_pack(pack, given)
+        return FacePackChoice(pack, given)
+    if pack is not None:
+        try:
+            locate_pack(pack, given)
+        except ModelNotFoundError as missing:
+            raise ModelNotFoundError(f"{missing} (--face-root)") from None
+        return FacePackChoice(pack, given)
+    try:
+        locate_pack(DEFAULT_PACK, given)
+        return FacePackChoice(DEFAULT_PACK, given)
+    except ModelNotFoundError as missing:
+        if not missing_parts("dlib"):
+            return FacePackChoice("dlib", None, (
+                f"no insightface pack '{DEFAULT_PACK}' found, so faces are found and compared with the dlib pack "
+                f"(--face-pack dlib; on its identity scale the same person is above {SAME_PERSON_SIMILARITY:g})"))
+        raise ModelNotFoundError(f"no face pack: {missing} (--face-root); or install the dlib face pack: "
+                                 f"{INSTALL_HINT}") from None

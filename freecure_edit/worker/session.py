@@ -53,7 +53,8 @@ def start_session(values: dict[str, Any], given: set[str], *, draft: bool, model
     start_config = CureConfig(**start_values)
     choice = model_choice(models, start_config.refine)
     if start_config.detect:
-        check_face_pack(choice)
+        choice = check_face_pack(choice)
+        notes = [*notes, *filter(None, [choice.face_pack_note])]
     for text in notes:
         say("note", text)
     if before_loading is not None:

@@ -33,8 +33,8 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
                    "'cure:method=rofa,omega=1' or 'img2img:strength=0.3' (repeat)  "
                    f"[default: {', '.join(DEFAULT_METHODS)}]")
 @click.option("--metrics", default=DEFAULT_METRICS, show_default=True,
-              help="Comma-separated: clip (PC), arcface (IF), lpips (face diversity), psnr (outside the mask), "
-                   "toy (the toy world's judges: PC and IF).")
+              help="Comma-separated: clip (PC), arcface (IF, insightface), dlib (IF, the dlib face pack), lpips "
+                   "(face diversity), psnr (outside the mask), toy (the toy world's judges: PC and IF).")
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds, e.g. 0,1,2.")
 @click.option("--model", "models", multiple=True, metavar="MODEL",
               help=f"A base model (Hub id, diffusers folder, .safetensors); repeat for several  [default: {DEFAULT_MODEL}]")

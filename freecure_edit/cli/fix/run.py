@@ -65,14 +65,15 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     check_intermediates_folder(params["save_intermediates"])
     loaded = load_image(input_path, max_pixels=pixel_limit(params["max_pixels"]))
     check_transparency(loaded.alpha, target, str(input_path))
+    if parsed.attributes and config.detect:
+        choice = check_face_pack(choice)
+        notes = [*notes, *filter(None, [choice.face_pack_note])]
     for text in notes:
         note(text)
     for text in loaded.warnings:
         warn(text)
 
     if parsed.attributes:
-        if config.detect:
-            check_face_pack(choice)
         quiet_loaded_libraries(params["debug"])
         result, estimate = _cure(load_freecure(choice, device, detect=config.detect), loaded, prompt, parsed, config)
     else:

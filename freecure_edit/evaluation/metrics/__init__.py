@@ -7,6 +7,7 @@
 | --- | --- | --- |
 | clip | pc (CLIP-T) | transformers CLIPModel |
 | arcface | if | insightface (antelopev2, or buffalo_l) |
+| dlib | if | the dlib face pack (1 - embedding distance) |
 | lpips | lpips_to_input, and face diversity between seeds | lpips |
 | psnr | psnr_outside_mask | numpy, with the cure's mask |
 | toy | pc, if | the toy world's judges |
@@ -17,7 +18,7 @@ from __future__ import annotations
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.evaluation.metrics.base import Metric, Sample, face_crop
 
-METRICS = ("clip", "arcface", "lpips", "psnr", "toy")
+METRICS = ("clip", "arcface", "dlib", "lpips", "psnr", "toy")
 DEFAULT_METRICS = ("clip", "arcface", "lpips", "psnr")
 
 
@@ -33,6 +34,10 @@ def load_metric(name: str, **options) -> Metric:
         from freecure_edit.evaluation.metrics.arcface import ArcFaceMetric
 
         return ArcFaceMetric(options.get("face_pack"), options.get("face_root"), options.get("providers"))
+    if name == "dlib":
+        from freecure_edit.evaluation.metrics.dlib import DlibMetric
+
+        return DlibMetric()
     if name == "lpips":
         from freecure_edit.evaluation.metrics.lpips import LpipsMetric
 
