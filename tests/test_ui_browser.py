@@ -84,7 +84,7 @@ def test_a_cure_from_drop_to_slider_in_a_real_browser(browser, ui_server, tmp_pa
     page.fill("#slider", "30")
     page.dispatch_event("#slider", "input")
     assert "30%" in page.get_attribute("#after", "style")
-    assert page.get_attribute("#download", "href").endswith("result.png?download=1")
+    assert "result.png?download=1&token=" in page.get_attribute("#download", "href")
     assert "cured" in page.inner_text("#message")
     cure = ui_server.call("/api/cures")[1]["cures"][-1]
     assert cure["mask_sources"] == {"hair": "callback"}  # the mask shown and painted on the page was used
@@ -100,3 +100,70 @@ def test_a_cure_from_drop_to_slider_in_a_real_browser(browser, ui_server, tmp_pa
     assert compare["height"] > 100
     assert errors == []
     page.close()
+
+
+ATTACK_PAGE = """<!doctype html><meta charset="utf-8"><body><script>
+const query = new URLSearchParams(location.search);
+const target = query.get("target"), photo = query.get("photo"), cure = query.get("cure");
+window.results = {};
+(async () => {
+  const body = JSON.stringify({ photo, prompt: "a woman with red hair" });
+  // A "simple" request: no preflight, so the browser sends it; only the server can refuse it.
+  await fetch(`${target}/api/cures`, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body })
+    .then(() => { window.results.start = "sent"; }, (error) => { window.results.start = `error ${error}`; });
+  await fetch(`${target}/api/cures/${cure}/cancel`, { method: "POST", mode: "no-cors", body: "{}" })
+    .then(() => { window.results.cancel = "sent"; }, (error) => { window.results.cancel = `error ${error}`; });
+  // The oldest way: a form posted into a hidden frame.
+  const sink = document.createElement("iframe"); sink.name = "sink"; document.body.append(sink);
+  const form = document.createElement("form");
+  form.method = "POST"; form.action = `${target}/api/cures/${cure}/cancel`; form.target = "sink"; form.enctype = "text/plain";
+  document.body.append(form); form.submit();
+  window.results.read = await fetch(`${target}/api/cures`).then((r) => r.text()).then((t) => `read ${t.slice(0, 40)}`,
+                                                                              (error) => `error ${error}`);
+  window.results.image = await new Promise((resolve) => {
+    const image = new Image(); image.onload = () => resolve("loaded"); image.onerror = () => resolve("error");
+    image.src = `${target}/api/photos/${photo}/image.png`;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1500));  // the form's post
+  window.done = true;
+})();
+</script>"""
+
+
+@pytest.fixture
+def other_site(tmp_path):
+    """A second web site: a plain HTTP server on another port of 127.0.0.1 (another origin) with one page."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "attack.html").write_text(ATTACK_PAGE)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_page_from_another_origin_cannot_start_read_or_cancel_a_cure(browser, ui_server, other_site):  # noqa: F811
+    from test_ui_api import png
+
+    from conftest import random_photo
+
+    photo = ui_server.call("/api/photos", raw=png(random_photo(64, 48, seed=9)))[1]["id"]
+    # A cure that runs a while, so that a cancel would catch it running.
+    long = ui_server.call("/api/cures", {"photo": photo, "prompt": "a woman with red hair",
+                                         "options": {"steps": 40}})[1]["id"]
+    count = len(ui_server.call("/api/cures")[1]["cures"])
+
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{other_site}/attack.html?target={ui_server.url}&photo={photo}&cure={long}")
+    page.wait_for_function("window.done === true")
+    results = page.evaluate("window.results")
+
+    assert len(ui_server.call("/api/cures")[1]["cures"]) == count, "another site started a cure"
+    assert ui_server.wait_for(long)["state"] == "done", "another site cancelled a cure"
+    assert results["read"].startswith("error"), results      # no CORS grant: nothing can be read
+    assert results["image"] == "error", results               # an image without the token is refused

@@ -21,11 +21,19 @@ class Server:
     url: str
     app: object
 
-    def call(self, path: str, body=None, *, raw: bytes | None = None, headers: dict | None = None):
-        """(status, parsed JSON or bytes, headers) of one request."""
+    @property
+    def token(self) -> str:
+        return self.app.state.token
+
+    def call(self, path: str, body=None, *, raw: bytes | None = None, headers: dict | None = None,
+             token: bool = True):
+        """(status, parsed JSON or bytes, headers) of one request, sent as the page sends it: with the
+        server's token (unless `token` is False), JSON as application/json, raw bytes as an upload."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        kind = {"content-type": "application/json"} if body is not None else (
+            {"content-type": "application/octet-stream"} if raw is not None else {})
         request = urllib.request.Request(self.url + path, data=data, headers={
-            **({"content-type": "application/json"} if body is not None else {}), **(headers or {})})
+            **kind, **({"x-freecure-token": self.token} if token else {}), **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
                 return response.status, _parsed(response), dict(response.headers)

@@ -1,11 +1,17 @@
 """The web page's state: the photos uploaded, and every cure with its progress, latest preview and
 result, kept up to date from the service's events. Thread-safe: the service's thread writes, the
-server's requests read."""
+server's requests read.
+
+Photos are shared by every tab of the page. They are bounded by their decoded size (`photo_memory`,
+`ui --photo-memory`), not by their count: a photo that a cure on the board refers to (queued, running
+or finished and listed) is never forgotten; past the bound the least recently used of the others go,
+and when only needed photos are left a new upload is refused with a message saying so. Ids are
+random, so that nothing outside the page can guess them."""
 
 from __future__ import annotations
 
 import io
-import itertools
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -14,13 +20,15 @@ from typing import Any
 
 import PIL.Image
 
+from freecure_edit.errors import InputImageError, OutOfMemoryError
 from freecure_edit.failures import describe_failure as failure_text  # the command line's mapping
 from freecure_edit.imageio import LoadedImage
 from freecure_edit.service import events
 from freecure_edit.service.events import ServiceEvent
 
-MAX_PHOTOS = 32  # the oldest uploads are forgotten past this; each holds a decoded photo
-MAX_CURES = 64
+# 2 GiB of decoded photos: about fifty 12-megapixel photos at 3 bytes a pixel.
+DEFAULT_PHOTO_MEMORY = 2048 * 1024 * 1024
+MAX_CURES = 64  # finished cures listed; the oldest finished ones go past this
 
 
 @dataclass
@@ -29,6 +37,12 @@ class Photo:
     name: str
     loaded: LoadedImage
     faces: list[dict]
+
+    @property
+    def bytes(self) -> int:
+        """What the decoded photo holds in memory (RGB, and its alpha)."""
+        width, height = self.loaded.size
+        return width * height * (4 if self.loaded.alpha is not None else 3)
 
 
 @dataclass
@@ -69,27 +83,48 @@ def png_bytes(image: PIL.Image.Image) -> bytes:
 
 
 class Board:
-    def __init__(self):
+    def __init__(self, photo_memory: int = DEFAULT_PHOTO_MEMORY):
+        self.photo_memory = photo_memory
         self._lock = threading.Lock()
-        self._photos: OrderedDict[str, Photo] = OrderedDict()
+        self._photos: OrderedDict[str, Photo] = OrderedDict()  # least recently used first
         self._cures: OrderedDict[str, Cure] = OrderedDict()
-        self._numbers = itertools.count(1)
 
     def add_photo(self, name: str, loaded: LoadedImage, faces: list[dict]) -> Photo:
+        photo = Photo(_new_id("p"), name, loaded, faces)
+        limit = _megabytes(self.photo_memory)
+        if photo.bytes > self.photo_memory:
+            raise InputImageError(f"{name} takes {_megabytes(photo.bytes)} decoded, more than the page keeps for "
+                                  f"photos ({limit}, ui --photo-memory)")
         with self._lock:
-            photo = Photo(f"p{next(self._numbers)}", name, loaded, faces)
+            needed = {cure.photo_id for cure in self._cures.values()}
+            for key in [key for key in self._photos if key not in needed]:
+                if self._used() + photo.bytes <= self.photo_memory:
+                    break
+                del self._photos[key]
+            if self._used() + photo.bytes > self.photo_memory:
+                raise OutOfMemoryError(
+                    f"the page's photo memory ({limit}, ui --photo-memory) is full of {len(self._photos)} photos "
+                    f"that listed cures still need: wait for the queue, or restart with a larger --photo-memory")
             self._photos[photo.id] = photo
-            while len(self._photos) > MAX_PHOTOS:
-                self._photos.popitem(last=False)
             return photo
 
     def photo(self, photo_id: str) -> Photo | None:
         with self._lock:
-            return self._photos.get(photo_id)
+            photo = self._photos.get(photo_id)
+            if photo is not None:
+                self._photos.move_to_end(photo_id)
+            return photo
+
+    def memory(self) -> dict[str, int]:
+        with self._lock:
+            return {"photos": len(self._photos), "used_bytes": self._used(), "limit_bytes": self.photo_memory}
+
+    def _used(self) -> int:
+        return sum(photo.bytes for photo in self._photos.values())
 
     def add_cure(self, photo: Photo, prompt: str) -> Cure:
         with self._lock:
-            cure = Cure(f"c{next(self._numbers)}", photo.id, photo.name, prompt)
+            cure = Cure(_new_id("c"), photo.id, photo.name, prompt)
             self._cures[cure.id] = cure
             finished = [key for key, item in self._cures.items() if item.state in ("done", "failed", "cancelled")]
             for key in finished[: max(0, len(self._cures) - MAX_CURES)]:
@@ -132,3 +167,11 @@ class Board:
             cure.state, cure.exit_code, cure.error = "cancelled", 130, "cancelled"
         if event.final and cure.started is not None:
             cure.seconds = round(time.perf_counter() - cure.started, 2)
+
+
+def _new_id(kind: str) -> str:
+    return kind + secrets.token_urlsafe(12)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
