@@ -20,16 +20,16 @@ import torch
 from freecure_edit.attention import uniform_attention
 from freecure_edit.backbones import backbone_for
 from freecure_edit.cure.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
-from freecure_edit.imageio.compose import blend_into, paste_feather
 from freecure_edit.cure.config import CureConfig, CureStats
+from freecure_edit.cure.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
+from freecure_edit.cure.result import CureResult
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
+from freecure_edit.imageio.compose import blend_into, paste_feather
 from freecure_edit.imageio.gray_photos import colour_lost_warning
 from freecure_edit.inversion import invert
-from freecure_edit.models.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.masks import FaceParser, label_region, load_parser
-from freecure_edit.cure.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
+from freecure_edit.models.loading import DEFAULT_MODEL, load_pipeline
 from freecure_edit.prompts import parse_prompt
-from freecure_edit.cure.result import CureResult
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ FACE_LABELS = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u
 INVERSION_CACHE_SIZE = 2
 # Attributes are parts of a face: a mask over more than this share of a whole photo is suspicious.
 MASK_COVERAGE_WARNING = 0.5
+# A whole photo cured at a working size this many times smaller comes back visibly softer (the face
+# crop's own threshold, faces.crop.DOWNSCALE_WARNING); a model this small is a toy or test model.
+SHRINK_WARNING = 2.0
+TOY_NATIVE_SIZE = 128
 
 
 class FreeCure:
@@ -160,6 +164,7 @@ class FreeCure:
         lost = colour_lost_warning(parsed.attributes) if _written_in_gray(image) else None
         if lost is not None:
             result.warnings.append(lost)
+        result.warnings += _toy_model_warnings(result.image.size, self.backbone.native_size)
         return result
 
     def _cure_keeping_identity(self, photo, parsed, config: CureConfig, hooks, detected=None) -> CureResult:
@@ -226,7 +231,7 @@ class FreeCure:
         with clock.phase("paste"):
             paste_mask = _paste_mask(run, config)
             cured = blend_into(photo, run.image, paste_mask, paste_feather(config.paste_feather_px, photo.size))
-        warnings = list(run.warnings)
+        warnings = list(run.warnings) + _resolution_warnings(photo.size, working.size)
         coverage = float(paste_mask.mean())
         if coverage > MASK_COVERAGE_WARNING:
             warnings.append(
@@ -355,3 +360,20 @@ def _peak_memory_bytes() -> int:
     if torch.cuda.is_available():
         return int(torch.cuda.max_memory_allocated())
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _resolution_warnings(photo_size: tuple[int, int], working_size: tuple[int, int]) -> list[str]:
+    """A whole photo cured at a much smaller working size comes back softer where it was cured."""
+    shrink = max(photo_size) / max(working_size)
+    if shrink <= SHRINK_WARNING:
+        return []
+    return [f"the photo ({photo_size[0]}x{photo_size[1]}) is cured at {working_size[0]}x{working_size[1]}, "
+            f"{shrink:.1f}x smaller, so the cured region comes back softer than the rest of the photo"]
+
+
+def _toy_model_warnings(photo_size: tuple[int, int], native_size: int) -> list[str]:
+    """A toy or test model (the toy world's draws 64 px cartoon portraits) given a real photo."""
+    if native_size > TOY_NATIVE_SIZE or max(photo_size) <= SHRINK_WARNING * native_size:
+        return []
+    return [f"this model draws {native_size} px images (a toy or test model, such as the toy world's cartoon "
+            f"portraits): on a {photo_size[0]}x{photo_size[1]} photo it paints blurs, not a cure"]

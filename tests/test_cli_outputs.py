@@ -103,3 +103,27 @@ def test_fix_detects_the_faces_once_even_across_identity_retries(cli_models, fac
     assert result.exit_code == 6, result.stderr  # below an identity of 1: both attempts ran
     assert calls == [(512, 512)]
     assert '"attempts": 2' in result.stdout
+
+
+def test_a_name_that_just_fits_is_written_atomically_as_any_other(tmp_path):
+    """The temporary file's name is longer than the final one unless it is cut: a name near the file
+    system's limit (255 bytes here) must not fail after the cure."""
+    from freecure_edit.imageio import save_image
+    from freecure_edit.imageio.atomic import name_limit
+
+    limit = name_limit(tmp_path)
+    for name in ["a" * (limit - 4) + ".png", "é" * ((limit - 4) // 2) + ".png"]:
+        target = tmp_path / name
+        assert len(name.encode()) <= limit
+        save_image(PIL.Image.new("RGB", (8, 8), (10, 200, 30)), target)
+        assert target.is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_before_any_model_loads(tmp_path):
+    photo = write_photo(tmp_path / "in.png")
+    output = tmp_path / ("b" * 300 + ".png")
+    result = run_cli(["fix", photo, "--prompt", "a woman with red hair", "-o", output,
+                      "--model", tmp_path / "no-model", "--no-detect"])
+    line = assert_one_line_error(result, 2)
+    assert "file name is 304 bytes" in line and "no-model" not in result.stderr

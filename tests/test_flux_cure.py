@@ -76,3 +76,25 @@ def test_rofa_reads_maps_of_the_t5_tokens(flux_cure, photo):
     result = flux_cure().cure(photo(64, 48), "a woman with black curly hair", config(method="rofa"))
     assert set(result.masks) >= {"hair", "union"}
     assert result.stats.evaluations["rofa"] == STEPS
+
+
+def test_a_t5_tokenizer_that_states_no_length_cures_at_the_pipelines_own(tmp_path, photo):
+    """Tokenizers saved from some T5 checkpoints have no model_max_length; transformers then reports
+    1e30, which must not reach an int conversion: the pipeline's own sequence length is used."""
+    import json
+
+    from freecure_edit.models.loading import load_pipeline
+    from freecure_edit.testing import save_tiny_pipeline
+
+    folder = save_tiny_pipeline("flux", tmp_path / "flux")
+    settings_file = folder / "tokenizer_2" / "tokenizer_config.json"
+    settings = json.loads(settings_file.read_text())
+    settings.pop("model_max_length", None)
+    settings_file.write_text(json.dumps(settings))
+    pipe = load_pipeline(str(folder), device="cpu")
+    assert pipe.tokenizer_2.model_max_length > 10**20
+
+    cure = FreeCure(pipe, parser=FixedRegionParser(HAIR_ON_TOP))
+    result = cure.cure(photo(64, 64), "a man with black curly hair", config())
+    assert result.image.size == (64, 64)
+    assert cure.backbone.max_sequence_length <= 512

@@ -178,3 +178,42 @@ def test_the_cure_warns_about_every_note_of_the_parser(load_tiny, photo, kind):
     warnings = " | ".join(result.warnings)
     for expected in ("<lora:x:1>", "weights are not applied", "'smiling' (expression)", "'sitting'"):
         assert expected in warnings
+
+
+# -- characters nobody sees ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prompt, attributes, named", [
+    ("a woman, smi\u00adling", [("smiling", "expression")], "SOFT HYPHEN"),
+    ("a man wearing sun\u200bglasses", [("sunglasses", "sunglasses")], "ZERO WIDTH SPACE"),
+    ("a woman with red\u2060 hair", [("red hair", "hair")], "WORD JOINER"),
+    ("\ufeffa man with curly hair", [("curly hair", "hair")], "ZERO WIDTH NO-BREAK SPACE"),
+    ("a woman with blonde hair\u200d, laugh\u200eing", [("blonde hair", "hair"), ("laughing", "expression")], "LEFT-TO-RIGHT MARK"),
+    ("a woman with ｒｅｄ hair", [("red hair", "hair")], "NFKC"),
+])
+def test_invisible_and_compatibility_characters_are_taken_out_with_a_note(prompt, attributes, named):
+    parsed = parse_prompt(prompt)
+    assert [(a.text, a.name) for a in parsed.attributes] == attributes
+    assert parsed.template in ("a woman", "a man")
+    assert named in parsed.notes[0]
+    assert parsed.source == prompt and all(ch.isprintable() for ch in parsed.prompt)
+
+
+def test_a_plain_prompt_gets_no_character_note():
+    assert parse_prompt("a woman with red hair, smiling").notes == []
+
+
+def test_a_prompt_of_nothing_but_invisible_characters_is_empty():
+    with pytest.raises(ConfigurationError, match="empty"):
+        parse_prompt("\u200b\u00ad\u2060")
+
+
+def test_the_command_line_says_what_it_took_out():
+    from cli_fixtures import run_cli
+
+    result = run_cli(["explain", "--prompt", "a woman, smi\u00adling", "--json"])
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert [a["text"] for a in report["attributes"]] == ["smiling"]
+    assert any("SOFT HYPHEN" in note for note in report["notes"])

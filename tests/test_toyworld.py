@@ -132,3 +132,23 @@ def test_roc_auc_of_separated_reversed_and_tied_scores():
     assert roc_auc(np.array([0.9, 0.8]), np.array([0.1, 0.2, 0.3])) == 1.0
     assert roc_auc(np.array([0.1]), np.array([0.5, 0.6])) == 0.0
     assert roc_auc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+
+
+@pytest.mark.parametrize("model", ["sd", "flux"])
+def test_the_committed_toy_models_load_and_run_in_plain_diffusers(model):
+    """As any diffusers folder: DiffusionPipeline.from_pretrained without a dtype, then one call. The
+    text encoders' configs say fp32 (transformers 5 loads the dtype a config names), like the UNet's."""
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from freecure_edit.toyworld import model_dir
+
+    folder = model_dir("sd") if model == "sd" else model_dir("sd").parent / "flux"
+    pipe = DiffusionPipeline.from_pretrained(str(folder))
+    pipe.set_progress_bar_config(disable=True)
+    encoders = [pipe.text_encoder] + ([pipe.text_encoder_2] if model == "flux" else [])
+    assert {encoder.dtype for encoder in encoders} == {torch.float32}
+    extra = {"max_sequence_length": pipe.tokenizer_2.model_max_length} if model == "flux" else {}
+    image = pipe("a photo of a man with red hair", num_inference_steps=2, height=64, width=64,
+                 generator=torch.Generator().manual_seed(0), **extra).images[0]
+    assert image.size == (64, 64)

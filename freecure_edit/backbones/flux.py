@@ -59,8 +59,10 @@ class FluxBackbone(StableDiffusionBackbone):
         self.counter = DenoiserCounter()
         self.has_guidance_embedding = bool(self.transformer.config.guidance_embeds)
         default_length = DEV_MAX_SEQUENCE_LENGTH if self.has_guidance_embedding else SCHNELL_MAX_SEQUENCE_LENGTH
-        limit = getattr(pipe.tokenizer_2, "model_max_length", default_length) or default_length
-        self.max_sequence_length = int(max_sequence_length or min(default_length, limit))
+        limit = getattr(pipe.tokenizer_2, "model_max_length", None)
+        # A tokenizer saved without a length reports int(1e30): FLUX's own length then.
+        stated = limit if isinstance(limit, int) and 0 < limit < default_length else default_length
+        self.max_sequence_length = int(max_sequence_length or stated)
 
     @property
     def model_defaults(self) -> ModelDefaults:

@@ -404,7 +404,8 @@ def _attribute_tokens(backbone, parsed: ParsedPrompt, fd_prompt: str, with_place
     for attribute in wanted:
         if attribute.remove and not as_written:
             continue  # a removed thing is in the negative prompt only
-        indices = token_indices(tokenizer, fd_prompt, attribute if as_written else attribute.text)
+        indices = token_indices(tokenizer, fd_prompt, attribute if as_written else attribute.text,
+                                getattr(backbone, "max_sequence_length", None))
         if indices:
             tokens[attribute.name] = indices
     return tokens

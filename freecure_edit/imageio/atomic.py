@@ -75,6 +75,29 @@ def _take_name_without_overwriting(temporary: Path, target: Path) -> None:
     os.unlink(temporary)
 
 
+TEMPORARY_SUFFIX = ".partial"
+# mkstemp's random part: 8 characters.
+_RANDOM_LENGTH = 8
+
+
+def name_limit(folder: Path) -> int:
+    """The longest file name, in bytes, that `folder`'s file system takes (255 on most)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or the folder is not there yet
+        return 255
+
+
+def temporary_prefix(target: Path) -> str:
+    """`.NAME.`, with NAME cut (whole characters only) so that the temporary name, with mkstemp's random
+    part and `.partial` after it, fits wherever the final name fits: a name near the file system's limit
+    must not fail after a cure."""
+    room = name_limit(target.parent) - len("..") - _RANDOM_LENGTH - len(TEMPORARY_SUFFIX)
+    encoded = os.fsencode(target.name)
+    name = target.name if len(encoded) <= room else encoded[:max(room, 1)].decode("utf-8", "ignore")
+    return f".{name}."
+
+
 def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, overwrite: bool) -> None:
     """Call `write` on a temporary file next to `target`, then give it `target`'s name.
 
@@ -83,7 +106,7 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, overwri
     """
     permissions = final_permissions(target)
     descriptor, temporary_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+        prefix=temporary_prefix(target), suffix=TEMPORARY_SUFFIX, dir=target.parent
     )
     temporary = Path(temporary_name)
     try:

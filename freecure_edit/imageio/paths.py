@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.imageio.atomic import name_limit
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -46,6 +47,11 @@ def _same_file(a: Path, b: Path) -> bool:
 def check_output_path(target: Path, input_path: Path | None, *, overwrite: bool) -> None:
     """Refuse, before encoding anything, an output that would land on the input or clobber a file."""
     shown = os.fspath(target)
+    # First: a name the file system cannot hold makes every other look at the path fail.
+    length, limit = len(os.fsencode(target.name)), name_limit(target.parent)
+    if length > limit:
+        raise ConfigurationError(f"{shown}: the file name is {length} bytes, over the {limit} its folder's file "
+                                 "system takes; choose a shorter name")
     if target.is_dir():
         raise ConfigurationError(f"{shown}: is a directory; give a file name for the output")
     if not target.parent.is_dir():

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from freecure_edit.prompts.model import Attribute
-from freecure_edit.prompts.tokens import character_spans
+from freecure_edit.prompts.tokens import character_spans, stated_length
 
 CLIP_MAX_LENGTH = 77
 
@@ -62,8 +62,8 @@ def readable_end(prompt: str, tokenizer: Any | None = None) -> tuple[int | None,
     """(character offset where the encoder stops reading, or None when it reads it all; the prompt's
     token count; the tokens the encoder reads; exact?)."""
     ends, exact = prompt_token_ends(prompt, tokenizer)
-    limit = getattr(tokenizer, "model_max_length", CLIP_MAX_LENGTH) if tokenizer is not None else CLIP_MAX_LENGTH
-    room = max(1, min(int(limit), 10_000) - 2)  # the start and end tokens take two places
+    limit = stated_length(tokenizer, CLIP_MAX_LENGTH) if tokenizer is not None else CLIP_MAX_LENGTH
+    room = max(1, limit - 2)  # the start and end tokens take two places
     if len(ends) <= room:
         return None, len(ends), room, exact
     return ends[room - 1], len(ends), room, exact

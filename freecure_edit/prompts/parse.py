@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.prompts.characters import normalised_prompt
 from freecure_edit.prompts.limits import past_the_limit
 from freecure_edit.prompts.model import Attribute, ParsedPrompt
 from freecure_edit.prompts.syntax import read_syntax
@@ -446,6 +447,8 @@ def parse_prompt(
     past its token limit are counted exactly; without one, by a lower bound. Either way they are left
     out of the attributes and named in the notes.
     """
+    source = prompt
+    prompt, characters_note = normalised_prompt(prompt or "")
     if not prompt or not prompt.strip():
         raise ConfigurationError("the prompt is empty: describe the face, e.g. 'a woman with blonde curly hair'")
     syntax = read_syntax(prompt)
@@ -466,7 +469,8 @@ def parse_prompt(
     names = _unique_names([draft for draft, _ in placed])
     found = [_attribute(draft, name, offset) for (draft, offset), name in zip(placed, names)]
     past, limit_warning = past_the_limit(text, found, tokenizer)
-    notes = list(syntax.notes)
+    notes = [characters_note] if characters_note else []
+    notes += syntax.notes
     if limit_warning is not None:
         notes.append(limit_warning)
     if off_face:
@@ -476,7 +480,7 @@ def parse_prompt(
         prompt=text,
         template=derived_template or DEFAULT_TEMPLATE,
         attributes=[a for a in found if a not in past],
-        source=prompt,
+        source=source,
         notes=notes,
         off_face=off_face,
         past_limit=past,

@@ -43,10 +43,21 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return end > start and any(start < b and end > a for a, b in spans)
 
 
-def _indices_word_by_word(tokenizer: Any, prompt: str, spans: list[tuple[int, int]]) -> list[int]:
+# Past this a tokenizer's model_max_length is transformers' "unset" (int(1e30), for tokenizers saved
+# without one, as from some T5 checkpoints), not a length any encoder reads.
+UNSET_LENGTH = 1_000_000
+
+
+def stated_length(tokenizer: Any, default: int | None = None) -> int | None:
+    """The tokenizer's own length limit, or `default` where it states none."""
+    length = getattr(tokenizer, "model_max_length", None)
+    return int(length) if isinstance(length, int) and 0 < length < UNSET_LENGTH else default
+
+
+def _indices_word_by_word(tokenizer: Any, prompt: str, spans: list[tuple[int, int]], length: int | None) -> list[int]:
     empty = tokenizer("")["input_ids"]
     position = 1 if empty and getattr(tokenizer, "bos_token_id", None) == empty[0] else 0
-    limit = getattr(tokenizer, "model_max_length", 77) - 1  # the end token takes the last slot
+    limit = (length or UNSET_LENGTH) - 1  # the end token takes the last slot
     indices = []
     for match in re.finditer(r"\S+", prompt):
         count = len(tokenizer(match.group(), add_special_tokens=False)["input_ids"])
@@ -56,18 +67,18 @@ def _indices_word_by_word(tokenizer: Any, prompt: str, spans: list[tuple[int, in
     return indices
 
 
-def token_indices(tokenizer: Any, prompt: str, words: str | Sequence[str] | Attribute) -> list[int]:
+def token_indices(tokenizer: Any, prompt: str, words: str | Sequence[str] | Attribute,
+                  max_length: int | None = None) -> list[int]:
     """Positions in `tokenizer(prompt).input_ids` of the tokens that cover `words` (a phrase, a list of
     words, or an Attribute of this prompt). Empty when the words are not in the prompt or were cut off
-    by the tokenizer's length limit."""
+    at `max_length` (the pipeline's own sequence length; default: the tokenizer's stated limit)."""
     spans = character_spans(prompt, words)
     if not spans:
         return []
+    length = max_length or stated_length(tokenizer)
     try:
-        encoding = tokenizer(
-            prompt, return_offsets_mapping=True, truncation=True, max_length=tokenizer.model_max_length
-        )
+        encoding = tokenizer(prompt, return_offsets_mapping=True, truncation=length is not None, max_length=length)
         offsets = encoding["offset_mapping"]
     except (NotImplementedError, KeyError, TypeError, ValueError):
-        return _indices_word_by_word(tokenizer, prompt, spans)
+        return _indices_word_by_word(tokenizer, prompt, spans, length)
     return [index for index, (start, end) in enumerate(offsets) if _overlaps(start, end, spans)]

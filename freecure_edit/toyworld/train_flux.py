@@ -313,6 +313,8 @@ def _check_teacher(folder: Path, t5, sd_folder: Path) -> dict:
 
 
 def _save_half(pipe, folder: Path) -> None:
+    from freecure_edit.toyworld.train_generator import load_text_encoders_in_float32
+
     modules = (pipe.vae, pipe.transformer, pipe.text_encoder, pipe.text_encoder_2)
     for module in modules:
         module.half()
@@ -321,6 +323,7 @@ def _save_half(pipe, folder: Path) -> None:
     finally:
         for module in modules:
             module.float()
+    load_text_encoders_in_float32(folder)
 
 
 def main(argv=None) -> int:

@@ -3,6 +3,9 @@ encoder together on the autoencoder's latents with the DDPM noise-prediction los
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -244,3 +247,18 @@ def save_pipeline(pipe, folder, half: bool = True):
     finally:
         for module in (pipe.vae, pipe.unet, pipe.text_encoder):
             module.float()
+    load_text_encoders_in_float32(folder)
+
+
+def load_text_encoders_in_float32(folder) -> None:
+    """Make the saved text encoders load in fp32, as diffusers loads the UNet and autoencoder.
+
+    transformers 5 loads a model in the dtype its config names, which save_pretrained sets to the
+    weights' fp16: plain `DiffusionPipeline.from_pretrained(folder)` then pairs an fp16 text encoder with
+    an fp32 UNet and fails on its first call. The config says fp32; the fp16 weights are upcast on load."""
+    for config_file in sorted(Path(folder).glob("text_encoder*/config.json")):
+        config = json.loads(config_file.read_text())
+        for key in ("dtype", "torch_dtype"):
+            if config.get(key) == "float16":
+                config[key] = "float32"
+        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
