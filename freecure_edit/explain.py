@@ -48,15 +48,24 @@ def explain_prompt(prompt: str, *, template: str | None = None, attributes: list
     return prompt_report(parse_prompt(prompt, template=template, attributes=attributes or None))
 
 
-def settings_report(model: str, model_config: str | None, steps: int | None, guidance: float | None) -> dict:
-    """The sampling settings a cure with `model` would use: the user's, or else the model's own."""
+def settings_report(model: str, model_config: str | None, steps: int | None, guidance: float | None,
+                    device: str | None = None) -> dict:
+    """The sampling settings a cure with `model` would use on `device` (default: the one `fix` would
+    pick): the user's, or else the model's own, capped on a CPU as `fix` caps them (cure.presets)."""
     from freecure_edit.cure.config import CureConfig
+    from freecure_edit.cure.presets import apply_presets
+    from freecure_edit.models.devices import pick_device
     from freecure_edit.models.family import model_defaults_for
 
     defaults = model_defaults_for(model, model_config)
-    asked = CureConfig(steps=steps, guidance=guidance)
+    device_type = pick_device(device).type
+    values = {"steps": steps, "guidance": guidance}
+    chosen, notes = apply_presets(values, {name for name, value in values.items() if value is not None},
+                                  draft=False, device_type=device_type)
+    asked = CureConfig(**chosen)
     used = asked.with_model_defaults(defaults)
     # A setting the model does not use (true CFG on SD, which has real CFG) is not "taken from the model".
     from_model = [name for name in asked.from_model() if getattr(used, name) is not None]
     return {"model": model, "family": defaults.name, "steps": used.steps, "guidance": used.guidance,
-            "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": from_model}
+            "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": from_model,
+            "device": device_type, "notes": notes}

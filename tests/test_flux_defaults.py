@@ -54,15 +54,18 @@ def test_stable_diffusion_keeps_50_steps_at_7_5(load_tiny):
 def test_explain_names_the_settings_a_flux_model_would_use(tiny_model_folder):
     # SD has real CFG, so true CFG is not one of the settings it takes from the model.
     flux_settings = ["steps", "guidance", "true_cfg"]
-    for kind, steps, guidance_used, from_model in (("flux", 28, True, flux_settings),
+    # On the CPU, as `fix` does there: at most 20 steps unless --steps is given (FLUX.1-dev's 28 and
+    # SD's 50 become 20; schnell's 4 stay 4), with the note `fix` prints.
+    for kind, steps, guidance_used, from_model in (("flux", 20, True, flux_settings),
                                                    ("flux-schnell", 4, False, flux_settings),
-                                                   ("sd", 50, True, ["steps", "guidance"])):
+                                                   ("sd", 20, True, ["steps", "guidance"])):
         result = run_cli(["explain", "--prompt", "a man with red hair", "--model", tiny_model_folder(kind, "random"),
-                          "--json"])
+                          "--device", "cpu", "--json"])
         assert result.exit_code == 0, result.stderr
         settings = json.loads(result.stdout)["settings"]
         assert (settings["steps"], settings["guidance_used"]) == (steps, guidance_used)
-        assert settings["from_model"] == from_model
+        assert settings["from_model"] == from_model and settings["device"] == "cpu"
+        assert any("at most --steps 20" in note for note in settings["notes"])
     text = run_cli(["explain", "--prompt", "a man", "--model", tiny_model_folder("flux", "random"),
                     "--steps", "9"]).stdout
     assert "settings:  9 steps, guidance 3.5" in text and "FLUX.1-dev's defaults" in text

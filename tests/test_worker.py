@@ -310,3 +310,24 @@ def test_shutdown_ends_the_session_and_its_stdout_held_only_protocol_lines(worke
     assert session[0]["type"] == "hello" and session[-1]["type"] == "bye"
     assert "too-late" not in {message.get("id") for message in session}
     assert "Traceback" not in worker.stderr
+
+
+def test_a_second_request_with_an_id_in_flight_is_refused_at_once_and_the_first_goes_on(worker, tmp_path):
+    photo = write_photo(tmp_path / "photo.png", seed=21)
+    first = cure(photo, output=str(tmp_path / "first.png"), options={"steps": 500})
+    second = {**cure(photo, output=str(tmp_path / "second.png")), "id": first["id"]}
+    worker.send(first)
+    worker.send(second)
+    worker.send({"type": "cancel", "id": "c9", "target": first["id"]})
+    results = []
+    while len(results) < 3:
+        message = worker.next_message()
+        if message["type"] == "result":
+            results.append(message)
+
+    refusal, cancel_reply, first_reply = results
+    assert (refusal["id"], refusal["status"], refusal["exit_code"]) == (first["id"], "error", 2), refusal
+    assert "already queued or running" in refusal["error"]
+    assert cancel_reply["id"] == "c9" and cancel_reply["state"] in ("queued", "running")
+    assert first_reply["cancelled"] is True          # one cancel, one request: the refused one never ran
+    assert not (tmp_path / "second.png").exists()

@@ -28,7 +28,8 @@ def _settings_line(settings: dict) -> str:
     if settings["true_cfg"] is not None:
         line += f", true CFG {settings['true_cfg']:g} for removals"
     chosen = settings["from_model"]
-    return line + (f"  ({', '.join(chosen)}: {settings['family']}'s defaults)" if chosen else "")
+    line += f"  ({', '.join(chosen)}: {settings['family']}'s defaults)" if chosen else ""
+    return line + f" on the {settings['device']}" + "".join(f"\n  - {note}" for note in settings["notes"])
 
 
 def text_report(report: dict) -> str:
@@ -60,10 +61,13 @@ def text_report(report: dict) -> str:
 @click.option("--model-config", help="As `fix --model-config`, for a single checkpoint file.")
 @click.option("--steps", type=click.IntRange(min=1), help="With --model: the steps `fix --steps` would be given.")
 @click.option("--guidance", type=click.FloatRange(min=1.0), help="With --model: the guidance `fix` would be given.")
+@click.option("--device", help="With --model: the device `fix` would run on (on a CPU it takes at most 20 steps "
+              "unless --steps is given)  [default: cuda, then mps, then cpu]")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def explain(prompt: str, template: str | None, attributes: tuple[str, ...], model: str | None,
-            model_config: str | None, steps: int | None, guidance: float | None, as_json: bool, debug: bool) -> None:
+            model_config: str | None, steps: int | None, guidance: float | None, device: str | None, as_json: bool,
+            debug: bool) -> None:
     """Show the template and the attributes PROMPT names: kind, parser labels, removal, FASA or APG;
     with --model, the steps and guidance a cure would use."""
     with reported_errors(debug):
@@ -71,5 +75,5 @@ def explain(prompt: str, template: str | None, attributes: tuple[str, ...], mode
 
         report = explain_prompt(prompt, template=template, attributes=list(attributes))
         if model is not None:
-            report["settings"] = settings_report(model, model_config, steps, guidance)
+            report["settings"] = settings_report(model, model_config, steps, guidance, device)
         click.echo(json.dumps(report, ensure_ascii=False) if as_json else text_report(report))

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from freecure_edit.errors import ConfigurationError, ModelNotFoundError, UnsafeCheckpointError
+from freecure_edit.models.checks import check_channels, check_folder, check_single_file
 from freecure_edit.models.devices import dtype_kwarg, pick_device, pick_dtype
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -75,6 +76,7 @@ def load_pipeline(
         pipe = _load_hub_id(source_text, dtype_for)
 
     _check_supported(pipe, source_text)
+    check_channels(pipe, source_text)
     pipe_dtype = dtype_for(type(pipe).__name__)
     if vae is not None:
         pipe.vae = _load_vae(vae, pipe_dtype)
@@ -123,7 +125,12 @@ def _load_folder(path: Path, dtype_for):
             "a .safetensors checkpoint or a Hub id"
         )
     class_name = json.loads((path / "model_index.json").read_text()).get("_class_name", "")
-    return DiffusionPipeline.from_pretrained(str(path), **_pretrained_kwargs(class_name, dtype_for(class_name)))
+    check_folder(path)
+    try:
+        return DiffusionPipeline.from_pretrained(str(path), **_pretrained_kwargs(class_name, dtype_for(class_name)))
+    except (OSError, ValueError, RuntimeError) as error:
+        # A damaged or mismatched file inside the folder: name the folder and diffusers' reason.
+        raise ModelNotFoundError(f"{path}: could not be loaded ({_first_line(error)})") from None
 
 
 def _load_hub_id(model_id: str, dtype_for):
@@ -178,6 +185,7 @@ def _load_single_file(path: Path, kind, config, dtype_for, allow_pickle: bool):
         )
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
+    check_single_file(path)
     resolved_kind = kind or _kind_from_config(config) or _kind_from_checkpoint_keys(path)
     if resolved_kind == "flux":
         from freecure_edit.models.flux import load_flux_transformer_file
@@ -195,7 +203,10 @@ def _load_single_file(path: Path, kind, config, dtype_for, allow_pickle: bool):
     try:
         return pipeline_class.from_single_file(str(path), **kwargs)
     # A partly cached configuration makes diffusers fail with a TypeError rather than an OSError.
-    except (OSError, TypeError) as error:
+    except (OSError, TypeError, ValueError, KeyError) as error:
+        if config is not None:  # the configuration was given: the fault is in the file or the pairing
+            raise ModelNotFoundError(f"{path}: could not be loaded with --model-config {config} "
+                                     f"({_first_line(error)})") from error
         raise ModelNotFoundError(
             f"{path.name} needs its pipeline configuration, which is not cached and cannot be fetched; "
             "pass a local diffusers folder of the same model family with --model-config"
@@ -242,6 +253,12 @@ def _load_vae(vae_source, dtype: torch.dtype):
             f"VAE {vae_source} is not on disk or in the Hugging Face cache; download it "
             f"(for SDXL in fp16: `hf download {SDXL_FP16_FIX_VAE}`) or pass a local path"
         ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    if isinstance(error, KeyError):  # a tensor the configuration expects and the file lacks
+        return f"no tensor {error}: the file and the configuration are of different models"
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def _check_supported(pipe, source: str) -> None:

@@ -103,6 +103,15 @@ class CureService:
                 found = "running"
         return found
 
+    def in_flight(self, request_id: Any) -> bool:
+        """Whether a request with this id is queued (and not cancelled) or running."""
+        if request_id is None:
+            return False
+        with self._changed:
+            running = self._running is not None and self._running.request_id == request_id
+            return running or any(entry.request_id == request_id and not entry.cancel.is_set()
+                                  for entry in self._queue)
+
     def snapshot(self) -> dict[str, Any]:
         """The running request's id and the queued ones', in order (for a display of the queue)."""
         with self._changed:

@@ -14,9 +14,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from freecure_edit.cure.presets import apply_presets
+from freecure_edit.errors import ConfigurationError
 from freecure_edit.failures import describe_failure, one_line
 from freecure_edit.model_choice import check_face_pack, load_freecure, model_choice
-from freecure_edit.cure.presets import apply_presets
 from freecure_edit.worker import protocol
 from freecure_edit.worker.protocol import MessageWriter
 from freecure_edit.worker.settings import WorkerDefaults
@@ -110,6 +111,10 @@ class WorkerSession:
         elif kind == "shutdown":
             self._submit(request_id, number, lambda job: ("bye", protocol.bye(request_id)))
             return False
+        elif self._service.in_flight(request_id):
+            # Answered at once, as a cancel is: queued under the same id, one cancel would stop both.
+            self._writer.send(self._failure(request_id, ConfigurationError(
+                f"request id {request_id!r} is already queued or running: give each request in flight its own id")))
         else:
             self._submit(request_id, number, lambda job: ("reply", self._cure(message, job)))
         return True
