@@ -64,7 +64,7 @@ def test_a_cure_from_drop_to_slider_in_a_real_browser(browser, ui_server, tmp_pa
     assert "hair" in page.inner_text("#explain") and "APG" in page.inner_text("#explain")
 
     page.click("#show-masks")
-    page.wait_for_function("document.getElementById('mask-state').textContent.includes('parser regions of hair')")
+    page.wait_for_function("document.getElementById('mask-state').textContent.includes('regions of hair')")
     box = page.locator("#mask").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.8)
     page.mouse.down()
@@ -167,3 +167,44 @@ def test_a_page_from_another_origin_cannot_start_read_or_cancel_a_cure(browser, 
     assert ui_server.wait_for(long)["state"] == "done", "another site cancelled a cure"
     assert results["read"].startswith("error"), results      # no CORS grant: nothing can be read
     assert results["image"] == "error", results               # an image without the token is refused
+
+
+def test_looking_at_masks_changes_nothing_and_the_page_shows_only_what_applies(browser, ui_server, tmp_path):  # noqa: F811
+    from freecure_edit.imageio import read_parameters
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(ui_server.url + "/")
+    assert not page.is_visible("#slider") and not page.is_visible("#download")  # nothing cured yet
+
+    drop_file(page, "#drop", SAMPLE, "image/jpeg")
+    page.wait_for_selector("#photos li.current")
+    assert page.is_disabled("#cure"), "a cure needs a prompt"
+    page.fill("#prompt", "a woman with black curly hair <lora:style:0.8>")
+    page.wait_for_function("!document.getElementById('cure').disabled")
+    page.wait_for_selector("#explain .note")
+    assert "lora" in page.inner_text("#explain .note").lower()   # the warning `fix` prints, on the page
+
+    page.click("#show-masks")
+    page.wait_for_function("document.getElementById('mask-state').textContent.includes('shown')")
+    assert "the cure finds its own masks" in page.inner_text("#mask-state")
+    page.click("#cure")
+    page.wait_for_selector("#queue li[data-state=done]")
+    cure = ui_server.call("/api/cures")[1]["cures"][-1]
+    assert "callback" not in cure["mask_sources"].values(), cure  # shown, not painted: the parser's masks
+    page.wait_for_function("!document.getElementById('result-tools').hidden")
+
+    status, download, _ = ui_server.call(f"/api/cures/{cure['id']}/result.png?download=1")
+    saved = tmp_path / "download.png"
+    saved.write_bytes(download)
+    stored = read_parameters(saved)
+    assert stored["prompt"] == cure["prompt"] and stored["config"]["steps"] == 3
+
+    # A cure that ends without a result takes the previous comparison and its download away.
+    page.fill("#steps", "400")
+    page.click("#cure")
+    page.wait_for_selector("#queue li[data-state=running] button")
+    page.click("#queue li[data-state=running] button")
+    page.wait_for_selector("#queue li[data-state=cancelled]")
+    page.wait_for_function("document.getElementById('result-tools').hidden")
+    assert not page.is_visible("#compare") and page.get_attribute("#download", "href") is None

@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import PIL.Image
+from PIL.PngImagePlugin import PngInfo
 
+from freecure_edit import __version__
 from freecure_edit.errors import InputImageError, OutOfMemoryError
 from freecure_edit.failures import describe_failure as failure_text  # the command line's mapping
 from freecure_edit.imageio import LoadedImage
+from freecure_edit.imageio.parameters import PARAMETERS_KEY, parameters_json
 from freecure_edit.service import events
 from freecure_edit.service.events import ServiceEvent
 
@@ -75,10 +78,19 @@ class Cure:
                 "has_result": self.result_png is not None}
 
 
-def png_bytes(image: PIL.Image.Image) -> bytes:
-    buffer = io.BytesIO()
+def png_bytes(image: PIL.Image.Image, parameters: dict[str, Any] | None = None) -> bytes:
+    """The image as PNG, in its own colour profile; with `parameters`, the prompt and settings that made
+    it, stored as `fix` stores them (imageio.parameters), so a download can be cured again the same way."""
+    options: dict[str, Any] = {}
     profile = image.info.get("icc_profile")
-    image.save(buffer, format="PNG", **({"icc_profile": profile} if profile else {}))
+    if profile:
+        options["icc_profile"] = profile
+    if parameters is not None:
+        info = PngInfo()
+        info.add_itxt(PARAMETERS_KEY, parameters_json(parameters))
+        options["pnginfo"] = info
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **options)
     return buffer.getvalue()
 
 
@@ -154,7 +166,8 @@ class Board:
             cure.preview_png = png_bytes(data["image"])
         elif event.kind == events.DONE:
             outcome = data["value"]
-            cure.result_png = png_bytes(outcome.image())
+            cure.result_png = png_bytes(outcome.image(), {"prompt": cure.prompt, "config": outcome.result.config.to_dict(),
+                                                          "freecure_edit_version": __version__})
             cure.warnings = outcome.warnings
             cure.attributes = [attribute.text for attribute in outcome.result.attributes]
             cure.identity_similarity = outcome.result.identity_similarity
