@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import PIL.Image
 import pytest
 
 from batch_fixtures import photo_folder
@@ -186,3 +187,24 @@ def test_the_processes_get_the_command_line_they_were_given(tmp_path):
     assert "--num-processes" not in rebuilt
     assert {**again.params, "num_processes": 2} == context.params
     assert explicitly_given(again) == explicitly_given(context)
+
+
+def test_linked_folders_are_followed_once_and_broken_links_are_named(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    PIL.Image.new("RGB", (8, 8)).save(elsewhere / "linked.png")
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    PIL.Image.new("RGB", (8, 8)).save(photos / "a.png")
+    (photos / "sub" / "shared").symlink_to(elsewhere, target_is_directory=True)
+    (photos / "sub" / "up").symlink_to(photos, target_is_directory=True)          # a loop back to the top
+    (photos / "again").symlink_to(elsewhere, target_is_directory=True)           # the same folder twice
+    (photos / "gone.png").symlink_to(tmp_path / "deleted.png")                   # a broken link
+
+    skipped: list[str] = []
+    selected = select_inputs(photos, recursive=True, skipped=skipped)
+
+    assert selected == ["a.png", "again/linked.png"] or selected == ["a.png", "sub/shared/linked.png"]
+    assert any(line.startswith("gone.png: a broken link") for line in skipped), skipped
+    assert any(line.startswith("sub/up:") and "already listed" in line for line in skipped), skipped
+    assert len(skipped) == 3, skipped

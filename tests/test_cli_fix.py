@@ -102,6 +102,8 @@ REFUSALS = [
     ("checkpoint without refine", _photo_only, ["--sam-checkpoint", "{f}/sam.pth"], 2, "--refine sam"),
     ("missing sam checkpoint", _photo_only, ["--refine", "sam"], 4, "sam_vit_b_01ec64.pth"),
     ("missing face pack", _photo_only, ["--detect", "--face-pack", "buffalo_l", "--face-root", "{f}"], 4, "--no-detect"),
+    ("steps past the scheduler's", _photo_only, ["--steps", "100000"], 2, "at most 1000"),
+    ("working size past memory", _photo_only, ["--working-size", "99999"], 2, "at most 4096"),
 ]
 
 

@@ -94,3 +94,14 @@ def test_the_samples_import_only_the_public_library():
                 if parts[0] == "freecure_edit" and ("cli" in parts or any(p.startswith("_") for p in parts)):
                     private.append(f"{path.relative_to(SAMPLES)}: {name}")
     assert private == []
+
+
+@pytest.mark.parametrize("settings, text", [({"steps": 100000}, "at most 1000"), ({"working_size": 99999}, "at most 4096")])
+def test_settings_that_cannot_work_are_refused_from_data_too(settings, text):
+    """The worker, the page and batch rows read settings as data: the same limits as the command line."""
+    from freecure_edit.cure.config import CureConfig
+    from freecure_edit.errors import ConfigurationError
+    from freecure_edit.overrides import read_overrides
+
+    with pytest.raises(ConfigurationError, match=text):
+        CureConfig(**read_overrides(settings, "row 1").config)

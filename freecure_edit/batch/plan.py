@@ -67,8 +67,11 @@ def plan_batch(settings: BatchSettings, device_type: str | None) -> BatchPlan:
     values, notes = apply_presets(settings.config_values(), set(settings.chosen), draft=settings.draft,
                                   device_type=device_type or "unknown")
     base = CureConfig(**values)
+    skipped: list[str] = []
     selected = select_inputs(input_dir, recursive=settings.recursive, patterns=settings.patterns,
-                             exclude=output_dir)
+                             exclude=output_dir, skipped=skipped)
+    if skipped:
+        notes.append(f"left out of the batch: {'; '.join(skipped)}")
     rows = _rows(settings.prompts_file, input_dir, selected, notes)
     unprompted = [name for name in selected if name not in rows and settings.prompt is None]
     if unprompted:

@@ -17,6 +17,12 @@ INVERSIONS = ("exact", "ddim", "null-text", "negative-prompt")
 # What each branch keeps of the exact front end's corrections inside the attributes, when not set:
 # chosen on the toy world (README, "Toy world"), where they raised round-glasses removal from 1/6 to
 # 6/6 and red hair from 3/6 to 5/6 on the 30-minute UNet and changed little on the better-trained one.
+# The schedulers of SD 1.x, SDXL and FLUX are trained on 1000 timesteps: DDIM takes no more steps than that.
+MAX_STEPS = 1000
+# A UNet pass holds tens of activation maps of 320 x (side / 8)^2 floats: about 0.34 GB each at 4096 px,
+# 1.3 GB at 8192 px, 200 GB at 99999 px (where a cure was killed by the kernel at 22.7 GB, silently). The
+# models are used at 512 (SD 1.5) to 1024 (SDXL, FLUX); 4096 leaves room for upscaled work.
+MAX_WORKING_SIZE = 4096
 MASK_CORRECTIONS = 0.5
 FD_MASK_CORRECTIONS = 0.0
 
@@ -127,6 +133,9 @@ class CureConfig:
         _check_choice("refine", self.refine, REFINERS)
         if (self.steps is not None and self.steps < 1) or (self.draft_steps is not None and self.draft_steps < 1):
             raise ConfigurationError("steps must be at least 1")
+        if self.steps is not None and self.steps > MAX_STEPS:
+            raise ConfigurationError(f"steps must be at most {MAX_STEPS}: the schedulers of SD, SDXL and FLUX are "
+                                     f"trained on {MAX_STEPS} timesteps, and 50 (28 on FLUX.1-dev) is their own")
         if any(value is not None and value < 1.0 for value in (self.guidance, self.pd_guidance, self.true_cfg)):
             raise ConfigurationError("guidance must be at least 1")
         if self.strength < 0:
@@ -150,6 +159,9 @@ class CureConfig:
         self.face_selection  # validates the syntax early
         if self.working_size is not None and self.working_size < 8:
             raise ConfigurationError("working_size must be at least 8 pixels")
+        if self.working_size is not None and self.working_size > MAX_WORKING_SIZE:
+            raise ConfigurationError(f"working_size must be at most {MAX_WORKING_SIZE} pixels: the models work at "
+                                     "512 to 1024, and memory grows with the square of the size")
 
     @property
     def face_selection(self) -> str | list[int]:
