@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -225,4 +226,18 @@ def test_refine_sam_finds_the_checkpoint_and_refines_the_parser(cli_models, tmp_
 
     assert result.exit_code == 0, result.stderr
     assert refined, "SAM refined the hair region of the photo and of the foundation image"
-    assert read_parameters(tmp_path / "photo.cured.png")["sam_checkpoint"] == str(checkpoint)
+    assert read_parameters(tmp_path / "photo.cured.png")["sam_checkpoint"] == checkpoint.name  # no local path
+
+
+def test_the_output_names_local_models_without_this_machines_folders(cli_models, tmp_path):
+    """A model from a local folder is stored by its name: the full path would name the user's folders to
+    whoever gets the photo. A Hub id is stored as it is (tested in output_files' shareable)."""
+    from freecure_edit.imageio.output_files import shareable
+
+    photo = write_photo(tmp_path / "photo.png")
+    result = run_cli(["fix", photo, "--prompt", HAIR, *cli_models.args()])
+    assert result.exit_code == 0, result.stderr
+    stored = read_parameters(tmp_path / "photo.cured.png")
+    assert stored["model"] == Path(cli_models.sd).name and stored["parser_model"] == Path(cli_models.segformer).name
+    assert str(Path(cli_models.sd).parent) not in json.dumps(stored)
+    assert shareable("stable-diffusion-v1-5/stable-diffusion-v1-5") == "stable-diffusion-v1-5/stable-diffusion-v1-5"

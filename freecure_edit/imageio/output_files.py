@@ -40,8 +40,18 @@ def check_intermediates_folder(folder: Path | None) -> None:
 
 
 def stored_parameters(prompt: str, config: Settings, models: dict[str, str]) -> dict[str, Any]:
-    """The generation parameters embedded in the output, enough to run the same edit again."""
-    return {"prompt": prompt, "config": config.to_dict(), **models, "freecure_edit_version": __version__}
+    """The generation parameters embedded in the output, enough to run the same edit again. A model given
+    as a local file or folder is stored by its name only: a full path would tell whoever gets the photo
+    this machine's folders (and the user's name in them); a Hub id is stored as it is."""
+    shared = {key: shareable(value) for key, value in models.items()}
+    return {"prompt": prompt, "config": config.to_dict(), **shared, "freecure_edit_version": __version__}
+
+
+def shareable(value: str) -> str:
+    """A model setting as it may leave this machine: a local file or folder (what load_pipeline would read
+    from disk, as it looks at the disk first) becomes its last part; anything else (a Hub id) stays."""
+    path = Path(value).expanduser()
+    return path.name if path.is_absolute() or path.exists() else value
 
 
 def save_cured(cured, loaded, target: Path, prompt: str, config: Settings, models: dict[str, str], *,
