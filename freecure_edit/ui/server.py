@@ -37,13 +37,12 @@ from starlette.routing import Route
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
 from freecure_edit.explain import explain_prompt as library_explain
-from freecure_edit.imageio import load_image
-from freecure_edit.imageio import DEFAULT_MAX_PIXELS
+from freecure_edit.imageio import DEFAULT_MAX_PIXELS, load_image
 from freecure_edit.overrides import read_overrides
 from freecure_edit.service import CureJob, CureService, run_cure_job
 from freecure_edit.service.inspect import photo_faces, prompt_regions
 from freecure_edit.ui.board import DEFAULT_PHOTO_MEMORY, Board, failure_text, png_bytes
-from freecure_edit.ui.guard import JSON_TYPES, TOKEN_QUERY, UPLOAD_TYPES, Forbidden, Guard
+from freecure_edit.ui.guard import JSON_TYPES, UPLOAD_TYPES, Forbidden, Guard
 
 logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
