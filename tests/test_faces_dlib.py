@@ -220,3 +220,20 @@ def test_the_mmod_detector_finds_the_astronauts_face_too():
     assert len(found) == 1
     # MMOD's box is its own (measured once, without upsampling: (168, 69, 264, 165)).
     assert np.abs(np.subtract(found[0].box, (168, 69, 264, 165))).max() <= BOX_TOLERANCE
+
+
+def test_a_batch_on_the_first_runs_pack_resumes_as_done_and_its_dry_run_agrees(cli_models, tmp_path):
+    """The pack chosen for the user is part of each item's parameters: a resumed batch, and its dry run,
+    see the finished photo as done."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    astronaut().save(photos / "a.png")
+    args = ["batch", photos, "-o", tmp_path / "out", *cli_models.args(steps=2, detect=True),
+            "--prompt", "a woman with black curly hair"]
+    env = {"INSIGHTFACE_HOME": str(tmp_path / "none")}
+    assert run_cli(args, env=env).exit_code == 0
+    dry = run_cli([*args, "--resume", "--dry-run"], env=env)
+    again = run_cli([*args, "--resume"], env=env)
+    assert dry.exit_code == 0 and again.exit_code == 0, (dry.stderr, again.stderr)
+    assert "a.png -> a.png: black curly hair (done)" in dry.stdout and "1 done already" in dry.stdout
+    assert json.loads((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()[-1])["status"] == "ok"

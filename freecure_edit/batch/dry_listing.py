@@ -5,7 +5,7 @@ the precision the parameters' hash includes."""
 from __future__ import annotations
 
 from freecure_edit.batch.outcome import dry_run_listing
-from freecure_edit.batch.plan import BatchPlan, plan_batch
+from freecure_edit.batch.plan import BatchPlan, plan_batch, with_face_pack
 from freecure_edit.batch.settings import BatchSettings
 
 
@@ -18,7 +18,8 @@ def dry_run(settings: BatchSettings) -> tuple[BatchPlan, list[str]]:
         from freecure_edit.models.devices import pick_device
 
         device = pick_device(settings.device)
-        plan = plan_batch(settings, device.type)
+        # The face pack is part of each item's parameters hash, as in a run.
+        plan = with_face_pack(plan_batch(settings, device.type))
         todo, _ = to_do(plan, entries(plan, device), resume=True)
         left = {item.input for item, _, _ in todo}
         done = {item.input for item in plan.items if item.input not in left}

@@ -15,7 +15,7 @@ from freecure_edit.batch.selection import select_inputs
 from freecure_edit.batch.settings import BatchSettings
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, InputImageError
-from freecure_edit.model_choice import ModelChoice, model_choice
+from freecure_edit.model_choice import ModelChoice, check_face_pack, model_choice
 from freecure_edit.overrides import Overrides, read_overrides
 from freecure_edit.cure.presets import apply_presets
 from freecure_edit.imageio.output_checks import can_hold_transparency, check_writable, file_alpha, transparency_refusal
@@ -182,3 +182,12 @@ def _names(names: list[str]) -> str:
     shown = ", ".join(names[:_NAMES_SHOWN])
     more = len(names) - _NAMES_SHOWN
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def with_face_pack(plan: BatchPlan) -> BatchPlan:
+    """The plan with its face pack chosen and checked (model_choice.check_face_pack) when an item detects
+    faces: the pack every output records, and so part of each item's parameters hash. A missing pack is
+    a ModelNotFoundError, before anything is written."""
+    if not any(item.needs_model and item.config.detect for item in plan.items):
+        return plan
+    return replace(plan, choice=check_face_pack(plan.choice))

@@ -17,7 +17,6 @@ inputs not done get a `skipped` line, the manifest is merged, and BatchStopped i
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import shutil
 import time
@@ -29,14 +28,14 @@ from freecure_edit.batch.item import Worker, cure_item, place_output
 from freecure_edit.batch.lines import manifest_line, skipped_line
 from freecure_edit.batch.manifest import ShardWriter, merge_shards
 from freecure_edit.batch.outcome import BatchReport, batch_exit_code
-from freecure_edit.batch.plan import BatchPlan, plan_batch
+from freecure_edit.batch.plan import BatchPlan, plan_batch, with_face_pack
 from freecure_edit.batch.progress import ShardProgress
 from freecure_edit.batch.resume import entries, to_do
 from freecure_edit.batch.settings import BatchSettings
 from freecure_edit.batch.stopping import BatchStopped, StopControl, StopHook, stop_control
 from freecure_edit.errors import ConfigurationError, DiskFullError
 from freecure_edit.imageio import pixel_limit
-from freecure_edit.model_choice import check_face_pack, load_freecure
+from freecure_edit.model_choice import load_freecure
 from freecure_edit.imageio.output_checks import disk_full_cause
 
 # Processes that finish their share wait for the others at a barrier; a share can take hours longer
@@ -56,11 +55,7 @@ def run_batch(settings: BatchSettings, *, on_event: BatchListener | None = None,
     emit = on_event or _ignore
     stops = stop_control(stop)
     device = pick_device(settings.device)
-    plan = plan_batch(settings, device.type)
-    if any(item.needs_model and item.config.detect for item in plan.items):
-        # Before anything is written, as a missing model would be; the pack chosen here is the one
-        # every output records.
-        plan = dataclasses.replace(plan, choice=check_face_pack(plan.choice))
+    plan = with_face_pack(plan_batch(settings, device.type))
     state = PartialState(cpu=device.type == "cpu", timeout=BARRIER_TIMEOUT)
     device = _process_device(device, state, settings.device)
     main = state.is_main_process
