@@ -225,3 +225,17 @@ def test_a_second_model_missing_offline_is_refused_before_anything_loads_or_is_w
     with pytest.raises(ModelNotFoundError, match="nobody/no-such-model"):
         run_eval(settings)
     assert not output.exists()
+
+
+def test_every_missing_metric_model_is_named_at_once_and_nothing_is_written(tmp_path):
+    from cli_fixtures import assert_one_line_error, run_cli, write_photo
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_photo(photos / "a.png")
+    output = tmp_path / "eval"
+    result = run_cli(["eval", photos, "-o", output, "--metrics", "clip,arcface", "--clip-model", tmp_path / "no-clip",
+                      "--face-root", tmp_path / "no-pack", "--model", tmp_path / "no-model"])
+    line = assert_one_line_error(result, 4)
+    assert "3 models are missing" in line and "no-model" in line and "no-clip" in line and "antelopev2" in line
+    assert not output.exists()

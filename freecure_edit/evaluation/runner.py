@@ -53,21 +53,33 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
     prompts = load_prompts(settings.prompt_file, settings.prompts, settings.subject)
     output = Path(settings.output)
     _check_output(output, settings)
+    _check_packages(settings)
+    missing = []  # every missing model, named at once
     for model in settings.models:
         if _looks_local(model) and not Path(model).expanduser().exists():
-            raise ModelNotFoundError(f"model path {model} does not exist")
+            missing.append(f"model path {model} does not exist")
     for model in settings.models[1:]:
         # The first model is loaded before anything is written; the others only when their turn comes.
         if not _looks_local(model):
             from freecure_edit.models.loading import check_hub_model
 
-            check_hub_model(model)
-
-    _check_packages(settings)
+            try:
+                check_hub_model(model)
+            except ModelNotFoundError as error:
+                missing.append(str(error))
 
     # 2. metrics and the first model, before anything is written
     device = settings.device or _default_device()
-    metrics = [load_metric(name, device=device, **settings.metric_options) for name in settings.metrics]
+    metrics = []
+    for name in settings.metrics:
+        try:
+            metrics.append(load_metric(name, device=device, **settings.metric_options))
+        except ModelNotFoundError as error:
+            missing.append(str(error))
+    if len(missing) > 1:
+        raise ModelNotFoundError(f"{len(missing)} models are missing: " + "; ".join(missing))
+    if missing:
+        raise ModelNotFoundError(missing[0])
     freecure = _load_freecure(settings, settings.models[0])
     if settings.overwrite and output.exists():
         for name in (RESULTS_NAME, SUMMARY_NAME, REPORT_NAME):
