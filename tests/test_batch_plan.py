@@ -208,3 +208,25 @@ def test_linked_folders_are_followed_once_and_broken_links_are_named(tmp_path):
     assert any(line.startswith("gone.png: a broken link") for line in skipped), skipped
     assert any(line.startswith("sub/up:") and "already listed" in line for line in skipped), skipped
     assert len(skipped) == 3, skipped
+
+
+def test_the_progress_keeps_counting_photos_whose_shard_was_merged_away(tmp_path):
+    """A stopped batch merges its shards into the manifest and removes them before the bar's last
+    refresh: the bar must still say how many photos were done, not 0."""
+    from freecure_edit.batch.progress import ShardProgress
+
+    shard = tmp_path / "p000.jsonl"
+    # Two done, one a stopped run did not reach, and one still being written.
+    shard.write_text('{"input": "a.png", "status": "ok"}\n{"input": "b.png", "status": "failed"}\n'
+                     '{"input": "c.png", "status": "skipped"}\n{"input": "d.png", "sta')
+
+    class Folder:
+        def shard_files(self):
+            return [shard] if shard.exists() else []
+
+    seen = []
+    progress = ShardProgress(7, Folder(), lambda done, total: seen.append((done, total)))
+    progress.refresh()
+    shard.unlink()
+    progress.refresh()
+    assert seen == [(2, 7)], seen  # still 2 of 7 after the shard went: nothing new to report

@@ -7,6 +7,7 @@ since, and reports (done, total) to a callback whenever the count changes, and o
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +44,10 @@ class ShardProgress:
     def refresh(self) -> None:
         if self._callback is None:
             return
-        done = min(sum(self._lines_in(shard) for shard in self._folder.shard_files()), self._total)
+        # Shards already counted stay counted: a stopped run merges and removes them before the last
+        # refresh, which would otherwise show "0/N" for a batch that did cure photos.
+        shards = set(self._folder.shard_files()) | set(self._read)
+        done = min(sum(self._lines_in(shard) for shard in shards), self._total)
         if done != self._reported:
             self._reported = done
             self._callback(done, self._total)
@@ -56,8 +60,9 @@ class ShardProgress:
                 added = stream.read()
         except FileNotFoundError:
             return lines
-        lines += added.count(b"\n")
-        self._read[shard] = (offset + len(added), lines)
+        complete = added[:added.rfind(b"\n") + 1]  # a line still being written is read next time
+        lines += sum(1 for line in complete.splitlines() if not _skipped(line))
+        self._read[shard] = (offset + len(complete), lines)
         return lines
 
     def __exit__(self, *exc_info) -> None:
@@ -66,3 +71,11 @@ class ShardProgress:
         self._stop.set()
         self._thread.join()
         self.refresh()
+
+
+def _skipped(line: bytes) -> bool:
+    """A line a stopped run writes for an image it did not reach: not done."""
+    try:
+        return json.loads(line).get("status") == "skipped"
+    except (ValueError, AttributeError):
+        return False
