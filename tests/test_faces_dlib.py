@@ -132,8 +132,7 @@ def test_without_insightface_the_first_run_uses_dlib_and_says_so(astronaut_png, 
 
     assert result.exit_code == 0, result.stderr
     assert "dlib pack" in result.stderr and "0.4" in result.stderr
-    assert_boxes_json = json.loads(result.stdout)["faces"]
-    assert len(assert_boxes_json) == 1
+    assert len(json.loads(result.stdout)["faces"]) == 1
 
 
 def test_with_neither_pack_the_error_names_both_ways_out(astronaut_png, tmp_path, monkeypatch):

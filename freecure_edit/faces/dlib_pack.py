@@ -25,7 +25,7 @@ import PIL.Image
 
 from freecure_edit.errors import ModelNotFoundError
 from freecure_edit.faces.detected import DetectedFace, LEFT_EYE, NOSE, RIGHT_EYE
-from freecure_edit.faces.identity import ARCFACE_TEMPLATE_112
+from freecure_edit.faces.identity import ARCFACE_TEMPLATE_112, alignment_landmarks
 
 # Pack name -> detector.
 DLIB_PACKS = {"dlib": "hog", "dlib-mmod": "mmod"}
@@ -173,12 +173,13 @@ def insightface_order(points: np.ndarray) -> np.ndarray:
     dlib has no mouth points: they are placed where the ArcFace template puts them relative to the eyes
     and nose (a similarity fit). Only the eyes are read by the crop (its roll); the mouth corners are
     there so that any consumer of the five points gets a plausible face."""
+    # scikit-image's least-squares similarity fit, as insightface's own alignment uses (a dependency of it).
+    from skimage.transform import estimate_transform
+
     eyes_nose = np.stack([points[list(_IMAGE_LEFT_EYE)].mean(axis=0), points[list(_IMAGE_RIGHT_EYE)].mean(axis=0),
                           points[_NOSE_BOTTOM]])
-    template = ARCFACE_TEMPLATE_112[[LEFT_EYE, RIGHT_EYE, NOSE]]
-    matrix = _similarity(template, eyes_nose)
-    mouth = ARCFACE_TEMPLATE_112[3:] @ matrix[:, :2].T + matrix[:, 2]
-    return np.vstack([eyes_nose, mouth])
+    fit = estimate_transform("similarity", ARCFACE_TEMPLATE_112[[LEFT_EYE, RIGHT_EYE, NOSE]], eyes_nose)
+    return np.vstack([eyes_nose, fit(ARCFACE_TEMPLATE_112[3:])])
 
 
 def dlib_points(face: DetectedFace) -> np.ndarray:
@@ -186,17 +187,5 @@ def dlib_points(face: DetectedFace) -> np.ndarray:
     (eye centres as both corners) for a face another detector found."""
     if face.pack_points is not None and len(face.pack_points) == 5:
         return np.asarray(face.pack_points, dtype=np.float64)
-    from freecure_edit.faces.identity import alignment_landmarks
-
     five = alignment_landmarks(face).astype(np.float64)
     return np.stack([five[RIGHT_EYE], five[RIGHT_EYE], five[LEFT_EYE], five[LEFT_EYE], five[NOSE]])
-
-
-def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The 2x3 similarity transform (scale, rotation, shift) that best maps `source` onto `target`."""
-    src_mean, dst_mean = source.mean(axis=0), target.mean(axis=0)
-    src, dst = source - src_mean, target - dst_mean
-    a = (src * dst).sum() / (src ** 2).sum()
-    b = (src[:, 0] * dst[:, 1] - src[:, 1] * dst[:, 0]).sum() / (src ** 2).sum()
-    rotation = np.array([[a, -b], [b, a]])
-    return np.hstack([rotation, (dst_mean - rotation @ src_mean)[:, None]])
