@@ -269,7 +269,7 @@ def test_xmp_orientation_is_reset_too(small: Image.Image, tmp_path: Path) -> Non
     path = _oriented(small, 6, tmp_path / "xmp.jpg", xmp=xmp)
     img = load_image(path)
     assert b'tiff:Orientation="1"' in img.xmp
-    out = save_image(img.restore(img.rgb), tmp_path / "out.jpg", source=img)
+    out = save_image(img.restore(img.rgb), tmp_path / "out.jpg", source=img, metadata="keep")
     with Image.open(out) as written:
         assert b'tiff:Orientation="1"' in written.info["xmp"]
 
@@ -512,7 +512,7 @@ def _camera_jpeg(image: Image.Image, path: Path) -> Path:
 def test_exif_dpi_and_comment_are_carried_to_every_format(small: Image.Image, tmp_path: Path) -> None:
     img = load_image(_camera_jpeg(small, tmp_path / "camera.jpg"))
     for extension in (".jpg", ".png", ".webp"):
-        out = save_image(img.restore(img.rgb), tmp_path / f"out{extension}", source=img)
+        out = save_image(img.restore(img.rgb), tmp_path / f"out{extension}", source=img, metadata="keep")
         with Image.open(out) as written:
             exif = written.getexif()
             sub = exif.get_ifd(ExifTags.IFD.Exif)

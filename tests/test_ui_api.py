@@ -15,6 +15,8 @@ import PIL.Image
 import pytest
 
 from conftest import random_photo
+from metadata_fixtures import Base, private_parts, write_private_jpeg
+from freecure_edit.imageio import read_parameters
 from cli_fixtures import cli_models  # noqa: F401
 from ui_fixtures import STEPS, ui_server  # noqa: F401
 
@@ -88,6 +90,21 @@ def test_a_cure_with_a_painted_mask_changes_only_the_painted_half(ui_server):  #
     assert download == result
     assert headers["content-disposition"] == "attachment; filename=\"photo.cured.png\"; filename*=UTF-8''photo.cured.png"
 
+
+
+def test_the_download_keeps_the_uploads_public_metadata_and_the_settings_not_its_gps_or_serial(ui_server, tmp_path):  # noqa: F811
+    data = write_private_jpeg(tmp_path / "phone.jpg", size=(64, 48)).read_bytes()
+    status, uploaded, _ = upload(ui_server, data, "phone.jpg")
+    assert status == 200, uploaded
+    status, started, _ = ui_server.call("/api/cures", {"photo": uploaded["id"], "prompt": "a woman with black hair"})
+    assert status == 200 and ui_server.wait_for(started["id"])["state"] == "done"
+
+    status, download, _ = ui_server.call(f"/api/cures/{started['id']}/result.png?download=1")
+
+    assert status == 200
+    with PIL.Image.open(io.BytesIO(download)) as written:
+        assert private_parts(written) == [] and written.getexif()[Base.Make] == "PhoneCo"
+    assert read_parameters(download)["prompt"] == "a woman with black hair"
 
 def test_a_photo_over_the_pixel_limit_is_refused_like_the_command_line_does(ui_server):  # noqa: F811
     status, refused, _ = upload(ui_server, png(random_photo(700, 700)), "big.png")

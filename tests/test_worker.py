@@ -15,6 +15,7 @@ import PIL.Image
 import pytest
 
 from cli_fixtures import STEPS, cli_models, write_photo  # noqa: F401
+from metadata_fixtures import Base, private_parts, write_private_jpeg
 from freecure_edit.worker.protocol import PROTOCOL_VERSION
 from freecure_edit.imageio import read_parameters
 from worker_fixtures import WorkerPool, decoded_image, encoded, files_in, parse_line
@@ -79,6 +80,18 @@ def test_a_cure_writes_its_output_after_progress_events_carrying_its_id(worker, 
     last = {event["phase"]: (event["done"], event["total"]) for event in exchange.events}
     assert last["foundation"] == last["fasa"] == (STEPS, STEPS)
 
+
+
+def test_a_written_output_keeps_no_gps_serial_or_owner_by_default(worker, tmp_path):
+    photo = write_private_jpeg(tmp_path / "phone.jpg", size=(64, 48))
+    output = tmp_path / "cured.png"
+
+    reply = worker.answer(cure(photo, id="private", output=str(output))).reply
+
+    assert reply["status"] == "ok", reply
+    with PIL.Image.open(output) as written:
+        assert private_parts(written) == [] and written.getexif()[Base.Make] == "PhoneCo"
+    assert read_parameters(output)["prompt"] == HAIR
 
 def test_without_an_output_path_the_cure_goes_next_to_the_input(worker, tmp_path):
     photo = write_photo(tmp_path / "photo.png", seed=12)

@@ -68,7 +68,8 @@ def cure_item(worker: Worker, item: BatchItem, parameters: dict[str, Any], diges
         else:
             result = unchanged_result(loaded, item.prompt, item.parsed, item.config)
         save_cured(result.image, loaded, staged, item.prompt, result.config,
-                   worker.plan.choice.parameters(item.config.detect), quality=item.jpeg_quality, overwrite=True)
+                   worker.plan.choice.parameters(item.config.detect), quality=item.jpeg_quality, overwrite=True,
+                   metadata=item.metadata)
     except Exception as error:  # noqa: BLE001 - one bad image must not end the batch
         no_space = disk_full_cause(error)
         if no_space is not None:

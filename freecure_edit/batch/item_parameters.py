@@ -12,6 +12,7 @@ from freecure_edit.batch.parameters import parameter_hash
 from freecure_edit.batch.plan import BatchItem
 from freecure_edit.model_choice import ModelChoice
 from freecure_edit.imageio.paths import output_format_for
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA
 
 _LOCAL_PATH_KEYS = ("model", "model_config", "vae", "parser_model", "sam_checkpoint")
 
@@ -34,6 +35,9 @@ def item_parameters(item: BatchItem, choice: ModelChoice, dtype: str) -> dict[st
     encoding: dict[str, Any] = {"format": output_format_for(item.output)}
     if encoding["format"] != "PNG":
         encoding["quality"] = item.jpeg_quality
+    if item.metadata != DEFAULT_METADATA:
+        # Only when not the default, so that outputs listed before the policy existed keep their hash.
+        encoding["metadata"] = item.metadata
     return {
         "prompt": item.prompt,
         "config": item.config.to_dict(),

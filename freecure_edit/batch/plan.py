@@ -19,6 +19,7 @@ from freecure_edit.model_choice import ModelChoice, check_face_pack, model_choic
 from freecure_edit.overrides import Overrides, read_overrides
 from freecure_edit.cure.presets import apply_presets
 from freecure_edit.imageio.output_checks import can_hold_transparency, check_writable, file_alpha, transparency_refusal
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA, check_metadata_policy
 from freecure_edit.prompts import ParsedPrompt, parse_prompt
 
 # How many names a note or an error lists before "and N more".
@@ -36,6 +37,7 @@ class BatchItem:
     overrides: tuple[str, ...] = ()  # the settings its prompts-file row changed
     renamed_from: str | None = None
     refusal: str | None = None  # why it fails before any work (a transparent photo for a JPEG output)
+    metadata: str = DEFAULT_METADATA  # what of the input's metadata the output keeps (imageio.metadata_policy)
 
     @property
     def needs_model(self) -> bool:
@@ -62,6 +64,7 @@ def plan_batch(settings: BatchSettings, device_type: str | None) -> BatchPlan:
     input_dir, output_dir = settings.input_dir, settings.output_dir
     _check_folders(input_dir, output_dir)
     check_writable(output_dir, "--output-dir")
+    check_metadata_policy(settings.metadata)
     if settings.prompt is None and settings.prompts_file is None:
         raise NoPromptError("give --prompt TEXT for every image, or --prompts FILE with a prompt per image")
     values, notes = apply_presets(settings.config_values(), set(settings.chosen), draft=settings.draft,
@@ -138,7 +141,8 @@ def _item(name: str, row: PromptRow | None, settings: BatchSettings, base: CureC
     except ConfigurationError as error:
         raise ConfigurationError(f"{row.where}: {error}" if row is not None else str(error)) from None
     quality = overrides.jpeg_quality or settings.jpeg_quality
-    return BatchItem(name, output, prompt, parsed, config, quality, tuple(overrides.names), renamed_from)
+    return BatchItem(name, output, prompt, parsed, config, quality, tuple(overrides.names), renamed_from,
+                     metadata=settings.metadata)
 
 
 def _refuse_transparency(items: list[BatchItem], input_dir: Path, folder: BatchFolder, max_pixels: int | None,

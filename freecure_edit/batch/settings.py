@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA
+
 DEFAULT_JPEG_QUALITY = 95
 
 
@@ -29,6 +31,7 @@ class BatchSettings:
     # face_pack, device, dtype, ...); those left out take their default.
     models: dict[str, Any] = field(default_factory=dict)
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    metadata: str = DEFAULT_METADATA  # imageio.metadata_policy: keep, strip-private or strip
     max_pixels: int | None = None  # None: the library's limit; 0: no limit
     debug: bool = False  # tracebacks of failed images on stderr
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from freecure_edit.cli.config_options import config_values, cure_config_options
-from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
+from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option, metadata_option
 from freecure_edit.cli.model_options import model_options, model_values
 from freecure_edit.cure.presets import DRAFT_HELP
 
@@ -20,6 +20,7 @@ def session_options(command):
         cure_config_options,
         model_options,
         jpeg_quality_option,
+        metadata_option,
         max_pixels_option,
         click.option("--debug", is_flag=True, help="Log tracebacks and the libraries' own messages on stderr."),
     )):
@@ -42,5 +43,5 @@ def start_session(params: dict[str, Any], given: set[str]):
     from freecure_edit.worker.session import start_session as start
 
     return start(config_values(params), given, draft=params["draft"], models=model_values(params),
-                 jpeg_quality=params["jpeg_quality"], max_pixels=params["max_pixels"], say=say,
+                 jpeg_quality=params["jpeg_quality"], max_pixels=params["max_pixels"], metadata=params["metadata"], say=say,
                  before_loading=lambda: quiet_loaded_libraries(params["debug"]))

@@ -51,7 +51,7 @@ def ui(context: click.Context, host: str, port: int, photo_memory: int, **params
         local = host in (LOCALHOST, "localhost")
         app = build_app(freecure, config_for=config_for, max_pixels=pixel_limit(params["max_pixels"]),
                         allowed_hosts=[LOCALHOST, "localhost"] if local else None,
-                        photo_memory=photo_memory * 1024 * 1024)
+                        photo_memory=photo_memory * 1024 * 1024, metadata=params["metadata"])
         if host != LOCALHOST:
             warn(f"listening on {host}: anyone who can reach this machine and open the page can cure photos on it")
         port = listening.getsockname()[1]

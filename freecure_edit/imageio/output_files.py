@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from freecure_edit import __version__
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA
 from freecure_edit.imageio.output_checks import check_writable
 from freecure_edit.imageio.paths import check_output_path, default_output_path, output_format_for
 
@@ -55,10 +56,11 @@ def shareable(value: str) -> str:
 
 
 def save_cured(cured, loaded, target: Path, prompt: str, config: Settings, models: dict[str, str], *,
-               quality: int, overwrite: bool) -> Path:
+               quality: int, overwrite: bool, metadata: str = DEFAULT_METADATA) -> Path:
     """Write the cured photo (a PIL image at the input's size) in the input's colour space, with its
-    alpha and metadata, and the parameters that made it. `config` is the one asked for, not a retry's."""
+    alpha, the metadata the `metadata` policy lets through (imageio.metadata_policy), and the parameters
+    that made it. `config` is the one asked for, not a retry's."""
     from freecure_edit.imageio import save_image
 
-    return save_image(loaded.restore(cured), target, source=loaded,
-                      parameters=stored_parameters(prompt, config, models), quality=quality, overwrite=overwrite)
+    return save_image(loaded.restore(cured), target, source=loaded, parameters=stored_parameters(prompt, config, models),
+                      quality=quality, overwrite=overwrite, metadata=metadata)

@@ -1,7 +1,9 @@
-"""save_image(): encode by extension, carry the input's metadata, write atomically, never over the input."""
+"""save_image(): encode by extension, carry the input's metadata as the policy allows, write atomically,
+never over the input. encoded_image(): the same bytes in memory (the web page's download)."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +16,7 @@ from freecure_edit.imageio.atomic import write_atomically
 from freecure_edit.imageio.colour import gray_to_srgb, open_profile, profile_space, srgb_profile_bytes
 from freecure_edit.imageio.loaded import LoadedImage
 from freecure_edit.imageio.metadata import exif_for_output
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA, filtered_source, stores_parameters
 from freecure_edit.imageio.opening import one_line
 from freecure_edit.imageio.parameters import (
     PARAMETERS_KEY,
@@ -130,6 +133,37 @@ def _encoder_options(
     return options
 
 
+def _encoder(image, image_format, target, source, parameters, quality, lossless, metadata):
+    """The fitted image and its save() options, `source`'s metadata filtered by the `metadata` policy."""
+    _check_options(target, image_format, quality, lossless)
+    source = filtered_source(source, metadata)
+    if not stores_parameters(metadata):
+        parameters = None
+    fitted, icc = _fitted(image, image_format, target)
+    options = _encoder_options(fitted, image_format, icc, source, parameters, quality, lossless)
+    if image_format == "JPEG":
+        _check_jpeg_segments(target, options)
+    return fitted, options
+
+
+def encoded_image(
+    image: Image.Image,
+    name: str,
+    *,
+    source: LoadedImage | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    quality: int = 95,
+    metadata: str = DEFAULT_METADATA,
+) -> bytes:
+    """The bytes save_image() would write to a file called `name` (its extension picks the format)."""
+    target = Path(name)
+    image_format = output_format_for(target)
+    fitted, options = _encoder(image, image_format, target, source, parameters, quality, False, metadata)
+    buffer = io.BytesIO()
+    fitted.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
 def save_image(
     image: Image.Image,
     out_path: str | os.PathLike[str],
@@ -139,21 +173,20 @@ def save_image(
     quality: int = 95,
     lossless: bool = False,
     overwrite: bool = False,
+    metadata: str = DEFAULT_METADATA,
 ) -> Path:
     """Write `image` (as restore() returns it) to `out_path` in the format its extension names.
 
-    `source` supplies the metadata to carry (EXIF, XMP, text, dpi) and the input path that must never
-    be written; `parameters` are stored for read_parameters(). The write is atomic: on failure the
-    output is either absent or its previous content, and no temporary file is left.
+    `source` supplies the metadata to carry (EXIF, XMP, text, dpi), filtered by the `metadata` policy
+    (imageio.metadata_policy), and the input path that must never be written; `parameters` are stored
+    for read_parameters() unless the policy is "strip". The write is atomic: on failure the output is
+    either absent or its previous content, and no temporary file is left.
     """
     target = Path(out_path)
     image_format = output_format_for(target)
-    _check_options(target, image_format, quality, lossless)
     check_output_path(target, source.path if source else None, overwrite=overwrite)
-    fitted, icc = _fitted(image, image_format, target)
-    options = _encoder_options(fitted, image_format, icc, source, parameters, quality, lossless)
-    if image_format == "JPEG":
-        _check_jpeg_segments(target, options)
+    fitted, options = _encoder(image, image_format, target, source, parameters, quality, lossless, metadata)
+
     def encode(stream: BinaryIO) -> None:
         fitted.save(stream, format=image_format, **options)
 

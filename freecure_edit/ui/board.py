@@ -10,7 +10,6 @@ random, so that nothing outside the page can guess them."""
 
 from __future__ import annotations
 
-import io
 import secrets
 import threading
 import time
@@ -19,13 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import PIL.Image
-from PIL.PngImagePlugin import PngInfo
 
 from freecure_edit import __version__
 from freecure_edit.errors import InputImageError, OutOfMemoryError
 from freecure_edit.failures import describe_failure as failure_text  # the command line's mapping
-from freecure_edit.imageio import LoadedImage
-from freecure_edit.imageio.parameters import PARAMETERS_KEY, parameters_json
+from freecure_edit.imageio import DEFAULT_METADATA, LoadedImage, encoded_image
 from freecure_edit.service import events
 from freecure_edit.service.events import ServiceEvent
 
@@ -78,25 +75,15 @@ class Cure:
                 "has_result": self.result_png is not None}
 
 
-def png_bytes(image: PIL.Image.Image, parameters: dict[str, Any] | None = None) -> bytes:
-    """The image as PNG, in its own colour profile; with `parameters`, the prompt and settings that made
-    it, stored as `fix` stores them (imageio.parameters), so a download can be cured again the same way."""
-    options: dict[str, Any] = {}
-    profile = image.info.get("icc_profile")
-    if profile:
-        options["icc_profile"] = profile
-    if parameters is not None:
-        info = PngInfo()
-        info.add_itxt(PARAMETERS_KEY, parameters_json(parameters))
-        options["pnginfo"] = info
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", **options)
-    return buffer.getvalue()
+def png_bytes(image: PIL.Image.Image) -> bytes:
+    """A preview or mask as PNG, in its own colour profile and without other metadata."""
+    return encoded_image(image, "preview.png", metadata="strip")
 
 
 class Board:
-    def __init__(self, photo_memory: int = DEFAULT_PHOTO_MEMORY):
+    def __init__(self, photo_memory: int = DEFAULT_PHOTO_MEMORY, metadata: str = DEFAULT_METADATA):
         self.photo_memory = photo_memory
+        self.metadata = metadata
         self._lock = threading.Lock()
         self._photos: OrderedDict[str, Photo] = OrderedDict()  # least recently used first
         self._cures: OrderedDict[str, Cure] = OrderedDict()
@@ -166,8 +153,11 @@ class Board:
             cure.preview_png = png_bytes(data["image"])
         elif event.kind == events.DONE:
             outcome = data["value"]
-            cure.result_png = png_bytes(outcome.image(), {"prompt": cure.prompt, "config": outcome.result.config.to_dict(),
-                                                          "freecure_edit_version": __version__})
+            # As `fix` writes it: the upload's metadata as the policy allows, and the prompt and settings.
+            parameters = {"prompt": cure.prompt, "config": outcome.result.config.to_dict(),
+                          "freecure_edit_version": __version__}
+            cure.result_png = encoded_image(outcome.image(), "result.png", source=outcome.photo, parameters=parameters,
+                                            metadata=self.metadata)
             cure.warnings = outcome.warnings
             cure.attributes = [attribute.text for attribute in outcome.result.attributes]
             cure.identity_similarity = outcome.result.identity_similarity

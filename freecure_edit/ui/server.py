@@ -37,7 +37,8 @@ from starlette.routing import Route
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, FreeCureError, InputImageError
 from freecure_edit.explain import explain_prompt as library_explain
-from freecure_edit.imageio import DEFAULT_MAX_PIXELS, load_image
+from freecure_edit.imageio import DEFAULT_MAX_PIXELS, DEFAULT_METADATA, load_image
+from freecure_edit.imageio.metadata_policy import check_metadata_policy
 from freecure_edit.overrides import read_overrides
 from freecure_edit.service import CureJob, CureService, run_cure_job
 from freecure_edit.service.inspect import photo_faces, prompt_regions
@@ -57,11 +58,13 @@ def default_config_for(options: dict[str, Any]) -> CureConfig:
 
 def build_app(freecure, *, config_for: ConfigFor = default_config_for, max_pixels: int | None = DEFAULT_MAX_PIXELS,
               title: str = "freecure-edit", allowed_hosts: list[str] | None = None,
-              photo_memory: int = DEFAULT_PHOTO_MEMORY, token: str | None = None) -> Starlette:
+              photo_memory: int = DEFAULT_PHOTO_MEMORY, token: str | None = None,
+              metadata: str = DEFAULT_METADATA) -> Starlette:
     """`allowed_hosts`: the Host headers answered (None: any). A server on localhost should allow only
     its own names, so that a web site cannot reach it through DNS rebinding. `photo_memory`: the bytes of
-    decoded photos the page keeps (board.py). `token`: the page's secret (default: a new random one)."""
-    board = Board(photo_memory)
+    decoded photos the page keeps (board.py). `token`: the page's secret (default: a new random one).
+    `metadata`: what of an upload's metadata its download keeps (imageio.metadata_policy)."""
+    board = Board(photo_memory, check_metadata_policy(metadata))
     guard = Guard(token)
     service = CureService(freecure, board.on_event)
     page = resources.files("freecure_edit.ui").joinpath("page.html").read_text(encoding="utf-8")

@@ -38,7 +38,8 @@ def run_cure_request(freecure, defaults: WorkerDefaults, request: CureRequest, j
         fields["input"] = str(request.input_path)
     if target is not None:
         save_cured(result.image, loaded, target, request.prompt, result.config, defaults.models(config),
-                   quality=options.jpeg_quality or defaults.jpeg_quality, overwrite=options.overwrite)
+                   quality=options.jpeg_quality or defaults.jpeg_quality, overwrite=options.overwrite,
+                   metadata=defaults.metadata)
         fields["output"] = str(target)
     if request.answers_base64:
         fields["image_base64"] = png_base64(outcome.image())

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from freecure_edit.cure.presets import apply_presets
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.failures import describe_failure, one_line
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA, check_metadata_policy
 from freecure_edit.model_choice import check_face_pack, load_freecure, model_choice
 from freecure_edit.worker import protocol
 from freecure_edit.worker.protocol import MessageWriter
@@ -41,7 +42,8 @@ def run_worker(session: tuple, requests: BinaryIO, writer: MessageWriter, *, deb
 
 
 def start_session(values: dict[str, Any], given: set[str], *, draft: bool, models: dict[str, Any],
-                  jpeg_quality: int, max_pixels: int | None, say: Say = log, before_loading=None):
+                  jpeg_quality: int, max_pixels: int | None, metadata: str = DEFAULT_METADATA, say: Say = log,
+                  before_loading=None):
     """The loaded FreeCure, the start-up defaults and the hello line, for the worker and the web page.
     `values`: CureConfig keyword arguments; `given`: those the user chose (presets leave them alone);
     `models`: the model settings (freecure_edit.model_choice.MODEL_DEFAULTS' keys)."""
@@ -62,7 +64,7 @@ def start_session(values: dict[str, Any], given: set[str], *, draft: bool, model
         before_loading()
     freecure = load_freecure(choice, device, detect=start_config.detect)
     defaults = WorkerDefaults(values, frozenset(given), draft, device.type, choice, start_config.detect,
-                              jpeg_quality, max_pixels)
+                              jpeg_quality, max_pixels, check_metadata_policy(metadata))
     hello = protocol.hello(choice.parameters(start_config.detect), str(device), start_config.to_dict())
     return freecure, defaults, hello
 

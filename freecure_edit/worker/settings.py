@@ -14,6 +14,7 @@ from freecure_edit.cure.presets import apply_presets
 from freecure_edit.worker.options import RequestOptions
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class WorkerDefaults:
     detector_loaded: bool
     jpeg_quality: int
     max_pixels: int | None  # as --max-pixels: None for the default, 0 for no limit
+    metadata: str = DEFAULT_METADATA  # what of the input's metadata a written output keeps (--metadata)
 
     def config(self, options: RequestOptions | None = None) -> tuple[CureConfig, list[str]]:
         """The CureConfig of a request with `options` (the start-up one without), and the presets' notes."""

@@ -14,7 +14,7 @@ import click
 
 from freecure_edit.cli.config_options import config_values, cure_config_options, explicitly_given
 from freecure_edit.cli.failures import reported_errors
-from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
+from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option, metadata_option
 from freecure_edit.cli.model_options import model_options, model_values
 from freecure_edit.cure.presets import DRAFT_HELP
 
@@ -48,6 +48,7 @@ FORMATS = ("png", "jpg", "webp")
 @cure_config_options
 @model_options
 @jpeg_quality_option
+@metadata_option
 @max_pixels_option
 @click.option("--debug", is_flag=True, help="Show tracebacks and the libraries' own messages.")
 @click.pass_context
@@ -98,7 +99,8 @@ def batch_settings(params: dict[str, Any], given: set[str]):
         recursive=params["recursive"], patterns=params["patterns"], output_format=params["output_format"],
         resume=params["resume"], overwrite=params["overwrite"], config=config_values(params),
         given=frozenset(given), draft=params["draft"], models=model_values(params),
-        jpeg_quality=params["jpeg_quality"], max_pixels=params["max_pixels"], debug=params["debug"],
+        jpeg_quality=params["jpeg_quality"], metadata=params["metadata"], max_pixels=params["max_pixels"],
+        debug=params["debug"],
     )
 
 

@@ -14,7 +14,7 @@ import click
 
 from freecure_edit.cli.config_options import cure_config_options, explicitly_given
 from freecure_edit.cli.failures import reported_errors
-from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option
+from freecure_edit.cli.image_options import jpeg_quality_option, max_pixels_option, metadata_option
 from freecure_edit.cli.messages import error_line
 from freecure_edit.cli.model_options import model_options
 from freecure_edit.cure.presets import DRAFT_HELP
@@ -33,6 +33,7 @@ from freecure_edit.cure.presets import DRAFT_HELP
 @click.option("--save-intermediates", type=click.Path(path_type=Path), metavar="DIR",
               help="Also write the foundation image, the reconstruction and the masks as PNGs into DIR.")
 @jpeg_quality_option
+@metadata_option
 @max_pixels_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with the result on stdout, and nothing else there.")

@@ -82,7 +82,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
         warn(text)
 
     save_cured(result.image, loaded, target, prompt, result.config, choice.parameters(config.detect),
-               quality=params["jpeg_quality"], overwrite=params["overwrite"])
+               quality=params["jpeg_quality"], overwrite=params["overwrite"], metadata=params["metadata"])
     folder = params["save_intermediates"]
     intermediates = result.save_intermediates(folder) if folder is not None else []
     return FixOutcome(result, input_path, target, estimate, list(loaded.warnings), notes, intermediates,
