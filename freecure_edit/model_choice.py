@@ -108,6 +108,30 @@ def check_face_pack(choice: ModelChoice) -> ModelChoice:
     return replace(choice, face_pack=chosen.pack, face_root=chosen.root, face_pack_note=chosen.note)
 
 
+def check_models(choice: ModelChoice, *, detect: bool) -> ModelChoice:
+    """check_face_pack (with `detect`), and the diffusion model, its VAE and the face parser on disk or
+    downloadable now: everything missing is named in one ModelNotFoundError, in seconds, before anything
+    loads (models.presence). SAM's checkpoint was checked by model_choice."""
+    from freecure_edit.models.presence import missing_sources, raise_if_missing
+
+    missing = []
+    if detect:
+        try:
+            choice = check_face_pack(choice)
+        except ModelNotFoundError as error:
+            missing.append(str(error))
+    sources = [("diffusion model", choice.model, "model_index.json")]
+    if choice.vae is not None:
+        sources.append(("VAE", choice.vae, "config.json"))
+    if choice.parser == "segformer":
+        sources.append(("face parser", choice.parser_model or DEFAULT_SEGFORMER_MODEL, "config.json"))
+    elif choice.parser_model is not None:
+        sources.append(("face parser", choice.parser_model, "config.json"))
+    missing += missing_sources(sources)
+    raise_if_missing(missing)
+    return choice
+
+
 def load_freecure(choice: ModelChoice, device, *, detect: bool):
     """The diffusion model, the face parser, SAM when it refines the masks and, with `detect`, the
     face detector (the choice's pack, or the first run's choice when check_face_pack has not chosen one),

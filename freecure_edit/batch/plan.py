@@ -15,7 +15,7 @@ from freecure_edit.batch.selection import select_inputs
 from freecure_edit.batch.settings import BatchSettings
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, InputImageError
-from freecure_edit.model_choice import ModelChoice, check_face_pack, model_choice
+from freecure_edit.model_choice import ModelChoice, check_face_pack, check_models, model_choice
 from freecure_edit.overrides import Overrides, read_overrides
 from freecure_edit.cure.presets import apply_presets
 from freecure_edit.imageio.output_checks import can_hold_transparency, check_writable, file_alpha, transparency_refusal
@@ -195,3 +195,12 @@ def with_face_pack(plan: BatchPlan) -> BatchPlan:
     if not any(item.needs_model and item.config.detect for item in plan.items):
         return plan
     return replace(plan, choice=check_face_pack(plan.choice))
+
+
+def with_models_checked(plan: BatchPlan) -> BatchPlan:
+    """with_face_pack, and every other model the batch loads on disk or downloadable now; all that are
+    missing named at once (model_choice.check_models). A batch whose prompts name no attribute loads none."""
+    working = [item for item in plan.items if item.needs_model]
+    if not working:
+        return plan
+    return replace(plan, choice=check_models(plan.choice, detect=any(item.config.detect for item in working)))

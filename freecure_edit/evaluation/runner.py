@@ -28,6 +28,7 @@ from freecure_edit.evaluation.photos import list_photos
 from freecure_edit.evaluation.prompts import load_prompts
 from freecure_edit.evaluation.results import RESULTS_NAME, ResultsLog
 from freecure_edit.evaluation.settings import EvalSettings
+from freecure_edit.models.presence import looks_local
 
 SUMMARY_NAME = "summary.json"
 REPORT_NAME = "report.html"
@@ -56,11 +57,11 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
     _check_packages(settings)
     missing = []  # every missing model, named at once
     for model in settings.models:
-        if _looks_local(model) and not Path(model).expanduser().exists():
+        if looks_local(model) and not Path(model).expanduser().exists():
             missing.append(f"model path {model} does not exist")
     for model in settings.models[1:]:
         # The first model is loaded before anything is written; the others only when their turn comes.
-        if not _looks_local(model):
+        if not looks_local(model):
             from freecure_edit.models.loading import check_hub_model
 
             try:
@@ -302,10 +303,6 @@ def _check_packages(settings: EvalSettings) -> None:
         raise ConfigurationError(
             f"eval needs {' and '.join(missing)}: pip install 'freecure-edit[eval]'"
         )
-
-
-def _looks_local(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or model.endswith(".safetensors")
 
 
 def _default_device() -> str:

@@ -18,7 +18,7 @@ from freecure_edit.cure.presets import apply_presets
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.failures import describe_failure, one_line
 from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA, check_metadata_policy
-from freecure_edit.model_choice import check_face_pack, load_freecure, model_choice
+from freecure_edit.model_choice import check_models, load_freecure, model_choice
 from freecure_edit.worker import protocol
 from freecure_edit.worker.protocol import MessageWriter
 from freecure_edit.worker.settings import WorkerDefaults
@@ -55,9 +55,8 @@ def start_session(values: dict[str, Any], given: set[str], *, draft: bool, model
     # The defaults are checked now, before a model loads, as `fix` checks its options.
     start_config = CureConfig(**start_values)
     choice = model_choice(models, start_config.refine)
-    if start_config.detect:
-        choice = check_face_pack(choice)
-        notes = [*notes, *filter(None, [choice.face_pack_note])]
+    choice = check_models(choice, detect=start_config.detect)
+    notes = [*notes, *filter(None, [choice.face_pack_note])]
     for text in notes:
         say("note", text)
     if before_loading is not None:
