@@ -22,6 +22,7 @@ from freecure_edit.backbones import backbone_for
 from freecure_edit.cure.callbacks import CureCallbacks, check_cancel_hook, raise_if_cancelled
 from freecure_edit.cure.config import CureConfig, CureStats
 from freecure_edit.cure.pipeline import CureRun, PhaseClock, Reporter, cure_at_working_size
+from freecure_edit.models.memory import check_working_memory, shape_of_pipeline
 from freecure_edit.cure.result import CureResult
 from freecure_edit.errors import ConfigurationError, OutOfMemoryError
 from freecure_edit.imageio.compose import blend_into, paste_feather
@@ -154,6 +155,9 @@ class FreeCure:
             logger.warning(message)
             return CureResult(photo.copy(), None, None, None, {}, [], parsed.template, config,
                               [*parsed.notes, message])
+        if config.working_size is not None:
+            # A size out of the machine's reach is refused, not left to the kernel's silent kill.
+            check_working_memory(shape_of_pipeline(self.pipe), 0, config.working_size, self.backbone.device)
         hooks = (progress, callbacks, cancel)
         if config.min_identity is None:
             result = self._cure_once(photo, parsed, config, hooks, detected)

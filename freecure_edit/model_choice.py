@@ -132,6 +132,17 @@ def check_models(choice: ModelChoice, *, detect: bool) -> ModelChoice:
     return choice
 
 
+def check_working_size(choice: ModelChoice, working_size: int | None, device) -> None:
+    """Refuse a working size whose memory floor (models.memory) exceeds the device's free memory, judged
+    from the model's files before it loads; None (the model's own size) is not checked."""
+    if working_size is None:
+        return
+    from freecure_edit.models.memory import check_working_memory, model_memory_facts
+
+    shape, weights = model_memory_facts(choice.model)
+    check_working_memory(shape, weights, working_size, device)
+
+
 def load_freecure(choice: ModelChoice, device, *, detect: bool):
     """The diffusion model, the face parser, SAM when it refines the masks and, with `detect`, the
     face detector (the choice's pack, or the first run's choice when check_face_pack has not chosen one),

@@ -15,7 +15,7 @@ from freecure_edit.batch.selection import select_inputs
 from freecure_edit.batch.settings import BatchSettings
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError, InputImageError
-from freecure_edit.model_choice import ModelChoice, check_face_pack, check_models, model_choice
+from freecure_edit.model_choice import ModelChoice, check_face_pack, check_models, check_working_size, model_choice
 from freecure_edit.overrides import Overrides, read_overrides
 from freecure_edit.cure.presets import apply_presets
 from freecure_edit.imageio.output_checks import can_hold_transparency, check_writable, file_alpha, transparency_refusal
@@ -204,3 +204,9 @@ def with_models_checked(plan: BatchPlan) -> BatchPlan:
     if not working:
         return plan
     return replace(plan, choice=check_models(plan.choice, detect=any(item.config.detect for item in working)))
+
+
+def check_memory(plan: BatchPlan, device) -> None:
+    """The largest working size any item asks for, within the device's memory (model_choice.check_working_size)."""
+    sizes = [item.config.working_size for item in plan.items if item.needs_model and item.config.working_size]
+    check_working_size(plan.choice, max(sizes, default=None), device)

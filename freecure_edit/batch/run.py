@@ -28,7 +28,7 @@ from freecure_edit.batch.item import Worker, cure_item, place_output
 from freecure_edit.batch.lines import manifest_line, skipped_line
 from freecure_edit.batch.manifest import ShardWriter, merge_shards
 from freecure_edit.batch.outcome import BatchReport, batch_exit_code
-from freecure_edit.batch.plan import BatchPlan, plan_batch, with_models_checked
+from freecure_edit.batch.plan import BatchPlan, check_memory, plan_batch, with_models_checked
 from freecure_edit.batch.progress import ShardProgress
 from freecure_edit.batch.resume import entries, to_do
 from freecure_edit.batch.settings import BatchSettings
@@ -56,6 +56,7 @@ def run_batch(settings: BatchSettings, *, on_event: BatchListener | None = None,
     stops = stop_control(stop)
     device = pick_device(settings.device)
     plan = with_models_checked(plan_batch(settings, device.type))
+    check_memory(plan, device)
     state = PartialState(cpu=device.type == "cpu", timeout=BARRIER_TIMEOUT)
     device = _process_device(device, state, settings.device)
     main = state.is_main_process

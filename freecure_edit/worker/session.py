@@ -18,7 +18,7 @@ from freecure_edit.cure.presets import apply_presets
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.failures import describe_failure, one_line
 from freecure_edit.imageio.metadata_policy import DEFAULT_METADATA, check_metadata_policy
-from freecure_edit.model_choice import check_models, load_freecure, model_choice
+from freecure_edit.model_choice import check_models, check_working_size, load_freecure, model_choice
 from freecure_edit.worker import protocol
 from freecure_edit.worker.protocol import MessageWriter
 from freecure_edit.worker.settings import WorkerDefaults
@@ -56,6 +56,7 @@ def start_session(values: dict[str, Any], given: set[str], *, draft: bool, model
     start_config = CureConfig(**start_values)
     choice = model_choice(models, start_config.refine)
     choice = check_models(choice, detect=start_config.detect)
+    check_working_size(choice, start_config.working_size, device)
     notes = [*notes, *filter(None, [choice.face_pack_note])]
     for text in notes:
         say("note", text)

@@ -20,7 +20,7 @@ from freecure_edit.errors import IdentityBelowThresholdError
 from freecure_edit.cure.estimate import Estimate, estimate_line, expected_evaluations, measure_evaluation_seconds
 from freecure_edit.failures import identity_failure
 from freecure_edit.imageio import pixel_limit
-from freecure_edit.model_choice import check_models, load_freecure, model_choice
+from freecure_edit.model_choice import check_models, check_working_size, load_freecure, model_choice
 from freecure_edit.imageio.output_files import check_intermediates_folder, output_target, save_cured
 from freecure_edit.imageio.output_checks import check_transparency
 from freecure_edit.cure.phases import phase_plan
@@ -67,6 +67,7 @@ def run_fix(params: dict[str, Any], given: set[str]) -> FixOutcome:
     check_transparency(loaded.alpha, target, str(input_path))
     if parsed.attributes:
         choice = check_models(choice, detect=config.detect)
+        check_working_size(choice, config.working_size, device)
         notes = [*notes, *filter(None, [choice.face_pack_note])]
     for text in notes:
         note(text)
