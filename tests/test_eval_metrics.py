@@ -237,5 +237,6 @@ def test_every_missing_metric_model_is_named_at_once_and_nothing_is_written(tmp_
     result = run_cli(["eval", photos, "-o", output, "--metrics", "clip,arcface", "--clip-model", tmp_path / "no-clip",
                       "--face-root", tmp_path / "no-pack", "--model", tmp_path / "no-model"])
     line = assert_one_line_error(result, 4)
-    assert "3 models are missing" in line and "no-model" in line and "no-clip" in line and "antelopev2" in line
+    assert "4 models are missing" in line and "no-model" in line and "no-clip" in line and "antelopev2" in line
+    assert "jonathandinu/face-parsing" in line  # the parser too (issue 29 D17)
     assert not output.exists()

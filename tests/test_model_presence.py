@@ -144,3 +144,16 @@ def test_batch_and_the_worker_name_everything_missing_before_loading(unreachable
     line = assert_one_line_error(result, 4)
     assert "2 models are missing" in line and "jonathandinu/face-parsing" in line
     assert not (unreachable_hub / "out").exists()
+
+
+def test_eval_names_the_diffusion_model_and_the_parser_at_once(unreachable_hub):
+    photos = unreachable_hub / "photos"
+    photos.mkdir()
+    write_photo(photos / "a.png")
+
+    result = run_cli(["eval", photos, "-o", unreachable_hub / "eval", "--metrics", "psnr", "--device", "cpu"],
+                     env={"HF_HUB_OFFLINE": None})
+
+    line = assert_one_line_error(result, 4)
+    assert "2 models are missing" in line and "stable-diffusion-v1-5" in line and "jonathandinu/face-parsing" in line
+    assert not (unreachable_hub / "eval").exists()

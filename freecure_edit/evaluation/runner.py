@@ -28,7 +28,7 @@ from freecure_edit.evaluation.photos import list_photos
 from freecure_edit.evaluation.prompts import load_prompts
 from freecure_edit.evaluation.results import RESULTS_NAME, ResultsLog
 from freecure_edit.evaluation.settings import EvalSettings
-from freecure_edit.models.presence import looks_local
+from freecure_edit.models.presence import missing_sources, raise_if_missing
 
 SUMMARY_NAME = "summary.json"
 REPORT_NAME = "report.html"
@@ -55,19 +55,9 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
     output = Path(settings.output)
     _check_output(output, settings)
     _check_packages(settings)
-    missing = []  # every missing model, named at once
-    for model in settings.models:
-        if looks_local(model) and not Path(model).expanduser().exists():
-            missing.append(f"model path {model} does not exist")
-    for model in settings.models[1:]:
-        # The first model is loaded before anything is written; the others only when their turn comes.
-        if not looks_local(model):
-            from freecure_edit.models.loading import check_hub_model
-
-            try:
-                check_hub_model(model)
-            except ModelNotFoundError as error:
-                missing.append(str(error))
+    # Every missing model, named at once (models.presence): the diffusion models, the parser, the metrics'.
+    missing = missing_sources([("diffusion model", model, "model_index.json") for model in settings.models]
+                              + _parser_source(settings))
 
     # 2. metrics and the first model, before anything is written
     device = settings.device or _default_device()
@@ -77,10 +67,7 @@ def run_eval(settings: EvalSettings, progress: Progress | None = None, warn: Cal
             metrics.append(load_metric(name, device=device, **settings.metric_options))
         except ModelNotFoundError as error:
             missing.append(str(error))
-    if len(missing) > 1:
-        raise ModelNotFoundError(f"{len(missing)} models are missing: " + "; ".join(missing))
-    if missing:
-        raise ModelNotFoundError(missing[0])
+    raise_if_missing(missing)
     freecure = _load_freecure(settings, settings.models[0])
     if settings.overwrite and output.exists():
         for name in (RESULTS_NAME, SUMMARY_NAME, REPORT_NAME):
@@ -309,6 +296,14 @@ def _default_device() -> str:
     from freecure_edit.models.devices import pick_device
 
     return str(pick_device(None))
+
+
+def _parser_source(settings: EvalSettings) -> list[tuple[str, str, str]]:
+    from freecure_edit.model_choice import DEFAULT_SEGFORMER_MODEL
+
+    if settings.parser == "segformer":
+        return [("face parser", settings.parser_model or DEFAULT_SEGFORMER_MODEL, "config.json")]
+    return [("face parser", settings.parser_model, "config.json")] if settings.parser_model else []
 
 
 def _load_freecure(settings: EvalSettings, model: str):
