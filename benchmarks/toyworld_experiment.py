@@ -4,6 +4,7 @@
     python benchmarks/toyworld_experiment.py --photos 4 --steps 20
     python benchmarks/toyworld_experiment.py --sweep              # the cure's knobs, one at a time
     python benchmarks/toyworld_experiment.py --save /tmp/toy-exp  # inputs, FD images, outputs, masks
+    python benchmarks/toyworld_experiment.py --grid grid.png      # input | FD | masks | cure | ideal per edit
     python benchmarks/toyworld_experiment.py --flux               # the toy FLUX: FASA blocks x omega
 
 The world is drawn first: portraits that LACK what is asked (dark hair, no glasses, a neutral face, no
@@ -14,7 +15,10 @@ models, in one process, through freecure_edit.evaluation's method adapters:
 - PC: the share of asked attributes the toy attribute judge sees in the output;
 - IF: the toy identity judge's cosine between the drawing and the output;
 - PSNR outside the union mask of the default cure (the part of the photo no attribute concerns);
-- hMean = 2 PC IF / (PC + IF) of the mean PC and mean IF; evaluations (UNet rows) and seconds per edit.
+- hMean = 2 PC IF / (PC + IF) of the mean PC and mean IF; evaluations (UNet rows) and seconds per edit;
+- the distance to the ideal edit (freecure_edit.toyworld.ideal), the world's redraw of the drawing with
+  the asked attributes: MAE (8-bit levels, 0 is ideal) and SSIM (1 is ideal), inside the region the edit
+  should change and outside it. The judges read "red hair" off a red smear; these do not.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ COMBINATIONS = {
     3: [["hair_colour", "glasses", "hat"], ["hair_colour", "glasses", "expression"]],
 }
 IDEAL_LABEL = "ideal edit (the world redrawn)"
+# The table's heads for toyworld.ideal's DISTANCE_NAMES, in that order.
+IDEAL_HEADS = {"ideal_mae_in": "MAE in", "ideal_mae_out": "MAE out", "ideal_ssim_in": "SSIM in",
+               "ideal_ssim_out": "SSIM out"}
 # The peers of issue 12 item 4, as evaluation method specs; ("label", spec or cure overrides).
 METHODS = [
     ("input unchanged", "input"),
@@ -140,6 +147,7 @@ class Row:
     pc: list[float] = field(default_factory=list)
     identity: list[float] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
+    ideal: dict[str, list[float]] = field(default_factory=dict)  # distance name -> values (None left out)
     evaluations: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     pc_by_count: dict[int, list[float]] = field(default_factory=dict)
@@ -162,15 +170,20 @@ def cases(photos: int, seed: int) -> list[Case]:
     return out
 
 
-def run(methods, all_cases, toy_metric, reference, save: Path | None) -> dict[str, Row]:
-    """Every method on every case; `reference` gives the default cure's union mask (PSNR's region)."""
+def run(methods, all_cases, toy_metric, reference, save: Path | None, grid: list | None = None) -> dict[str, Row]:
+    """Every method on every case; `reference` gives the default cure's result (PSNR's region is its
+    union mask). `grid`, when a list, receives a row per case for `edit_grid`."""
     from freecure_edit.evaluation.metrics.base import Sample
     from freecure_edit.evaluation.metrics.psnr import psnr_outside
+    from freecure_edit.toyworld.ideal import distance_to_ideal
 
     rows = {label: Row() for label, _ in methods}
     for n, case in enumerate(all_cases):
         photo = case.drawing.image
-        mask = reference(photo, case.prompt)
+        cured = reference(photo, case.prompt)
+        mask = cured.masks.get("union")
+        if grid is not None:
+            grid.append(grid_row(case, cured))
         for label, method in methods:
             torch.manual_seed(0)
             output = method.run(photo, case.prompt, 0)
@@ -180,6 +193,9 @@ def run(methods, all_cases, toy_metric, reference, save: Path | None) -> dict[st
             row.pc_by_count.setdefault(case.count, []).append(scores["pc"])
             row.identity.append(scores["if"])
             row.psnr.append(psnr_outside(photo, output.image, mask))
+            for name, value in distance_to_ideal(output.image, case.drawing, case.ideal).items():
+                if value is not None:
+                    row.ideal.setdefault(name, []).append(value)
             row.evaluations.append(output.evaluations)
             row.seconds.append(output.seconds)
             if save is not None:
@@ -197,19 +213,33 @@ def run(methods, all_cases, toy_metric, reference, save: Path | None) -> dict[st
     return rows
 
 
+def grid_row(case: Case, cured) -> tuple[str, list]:
+    """input | FD | masks | cure | ideal of the default cure on one case."""
+    from freecure_edit.evaluation.grid import masks_cell
+
+    photo = case.drawing.image
+    attribute_masks = {name: mask for name, mask in cured.masks.items() if name not in ("union", "paste")}
+    masks = masks_cell(photo, attribute_masks) if attribute_masks else None
+    return case.prompt, [photo, cured.fd_image, masks, cured.image, case.ideal.image]
+
+
 def table(rows: dict[str, Row]) -> str:
     from freecure_edit.evaluation.tables import harmonic_mean
+    from freecure_edit.toyworld.ideal import DISTANCE_NAMES
 
     counts = sorted({c for row in rows.values() for c in row.pc_by_count})
-    head = ["method", *[f"PC {c} attr" for c in counts], "PC", "IF", "PSNR out (dB)", "hMean", "evals", "s / edit"]
+    head = ["method", *[f"PC {c} attr" for c in counts], "PC", "IF", "PSNR out (dB)", "hMean",
+            *[IDEAL_HEADS[name] for name in DISTANCE_NAMES], "evals", "s / edit"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for label, row in rows.items():
         pc, identity = fmean(row.pc), fmean(row.identity)
         psnr = [p for p in row.psnr if p is not None]
         hmean = harmonic_mean(pc, identity)
+        ideal = [f"{fmean(row.ideal[name]):.{1 if 'mae' in name else 2}f}" if row.ideal.get(name) else "-"
+                 for name in DISTANCE_NAMES]
         cells = [label, *[f"{fmean(row.pc_by_count[c]):.2f}" for c in counts], f"{pc:.2f}", f"{identity:.3f}",
                  f"{fmean(psnr):.1f}" if psnr else "-", f"{hmean:.3f}" if hmean is not None else "0",
-                 f"{fmean(row.evaluations):.0f}", f"{fmean(row.seconds):.1f}"]
+                 *ideal, f"{fmean(row.evaluations):.0f}", f"{fmean(row.seconds):.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -229,6 +259,8 @@ def main(argv=None) -> None:
     parser.add_argument("--sweep", action="store_true", help="the cure's knobs instead of the peers")
     parser.add_argument("--only", action="append", default=[], help="run only the methods whose label holds this text")
     parser.add_argument("--save", type=Path, help="write inputs, outputs, FD images and masks here")
+    parser.add_argument("--grid", type=Path, metavar="PATH",
+                        help="write a PNG: per edit, input | FD | masks | cure (defaults) | ideal")
     args = parser.parse_args(argv)
 
     from freecure_edit import CureConfig, FreeCure
@@ -268,9 +300,14 @@ def main(argv=None) -> None:
     if args.only:
         methods = [(label, method) for label, method in methods
                    if label == IDEAL_LABEL or any(text in label for text in args.only)]
-    rows = run(methods, all_cases, ToyMetric(), lambda photo, prompt: cache.cure(photo, prompt, base).masks.get("union"),
-               args.save)
+    grid = [] if args.grid is not None else None
+    rows = run(methods, all_cases, ToyMetric(), lambda photo, prompt: cache.cure(photo, prompt, base), args.save, grid)
     counter.close()
+    if grid is not None:
+        from freecure_edit.evaluation.grid import edit_grid
+
+        args.grid.parent.mkdir(parents=True, exist_ok=True)
+        edit_grid(grid).save(args.grid)
     print(f"Toy world ({freecure.backbone.model_defaults.name}-like toy), {args.photos} drawings x {len(COMBINATIONS)} "
           f"prompts ({len(all_cases)} edits per method), {args.steps} steps, guidance {guidance:g}, seed {args.seed}; "
           f"{time.perf_counter() - started:.0f} s in all.\n")

@@ -2,7 +2,8 @@
 sit beside it in images/ and are linked relatively, so the folder can be moved or zipped whole.
 
 Per model, photo and prompt a row of the first seed's images: input | FD | masks over the photo |
-the cures | each peer; then the tables and plots.
+the cures | each peer; then the tables and plots. For toy drawings, whose ideal edit the toy metric
+knows, also one PNG grid per model: input | FD | masks | cure | ideal.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from freecure_edit.evaluation import plots
+from freecure_edit.evaluation.report_grid import ideal_grid_section
+
+# The distance to the ideal edit (the toy metric, on toy drawings): result names -> column heads.
+IDEAL_COLUMNS = {"ideal_mae_in": "MAE to ideal, inside", "ideal_mae_out": "MAE to ideal, outside",
+                 "ideal_ssim_in": "SSIM to ideal, inside", "ideal_ssim_out": "SSIM to ideal, outside"}
 
 _STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -43,13 +49,16 @@ def _delta(value) -> str:
 
 
 def _table(rows: dict[str, dict[str, Any]]) -> str:
+    # The distance to the ideal edit exists for toy drawings only: its columns appear when a row has it.
+    ideal = any(row.get(name) is not None for row in rows.values() for name in IDEAL_COLUMNS)
     header = ("method", "n", "PC", "IF", "hMean", "ΔPC", "ΔIF", "ΔhMean", "Face div.", "LPIPS to input",
-              "PSNR outside mask", "evaluations", "seconds")
+              "PSNR outside mask", *(IDEAL_COLUMNS.values() if ideal else ()), "evaluations", "seconds")
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
     for method, row in rows.items():
         cells = [html.escape(method), str(row["count"]), _number(row["pc"]), _number(row["if"]), _number(row["hmean"]),
                  _delta(row["delta_pc"]), _delta(row["delta_if"]), _delta(row["delta_hmean"]),
                  _number(row["face_diversity"]), _number(row["lpips_to_input"]), _number(row["psnr_outside_mask"], 1),
+                 *([_number(row.get(name), 1 if "mae" in name else 3) for name in IDEAL_COLUMNS] if ideal else []),
                  _number(row["evaluations"], 1), _number(row["seconds"], 2)]
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return "".join(out) + "</table>"
@@ -124,6 +133,8 @@ def write_report(path: Path, summary: dict, lines: list[dict[str, Any]], setting
         parts.append(_embedded(plots.pc_against_if(model_lines, methods), "PC against IF per method"))
         parts.append(_embedded(plots.deltas_by_attribute_count(summary["table2"].get(model, {}), methods),
                                "deltas by attribute count"))
+    for model_index, model in enumerate(settings.models):
+        parts.append(ideal_grid_section(path.parent, lines, settings, photos, prompts, model_index, model))
     parts.append("<h2>Images (first seed)</h2>")
     parts.append(_gallery(path.parent, lines, settings, photos, prompts))
     parts.append("</body></html>\n")

@@ -26,6 +26,7 @@ from freecure_edit.evaluation.methods.cure import CureCache
 from freecure_edit.evaluation.metrics import Sample, load_metric
 from freecure_edit.evaluation.photos import list_photos
 from freecure_edit.evaluation.prompts import load_prompts
+from freecure_edit.evaluation.report_grid import IDEAL_NAME
 from freecure_edit.evaluation.results import RESULTS_NAME, ResultsLog
 from freecure_edit.evaluation.settings import EvalSettings
 from freecure_edit.models.presence import missing_sources, raise_if_missing
@@ -180,18 +181,20 @@ class _ModelGrid:
         own_mask = result.mask
         sample = Sample(photo, result.image, prompt.text, face,
                         mask=(lambda: own_mask) if own_mask is not None else (lambda: self.reference_mask(photo, prompt.text)),
-                        warnings=list(result.warnings))
+                        warnings=list(result.warnings), source=photo_entry.path)
         values: dict[str, dict] = {}
         for metric in metrics:
             values[metric.name] = metric.score(sample)
+        self._save_ideal(metrics, sample, photo_entry, prompt)
         line = {
             "model": self.model, "photo": photo_entry.name, "prompt": prompt.text, "method": method.spec,
             "seed": seed, "kind": split_spec(method.spec)[0], "attributes": prompt.attribute_count,
             "prompt_id": prompt.id, "image": relative,
         }
-        for name in ("pc", "if", "lpips_to_input", "psnr_outside_mask"):
+        from freecure_edit.evaluation.tables import SCORED, harmonic_mean
+
+        for name in SCORED:
             line[name] = next((v[name] for v in values.values() if v.get(name) is not None), None)
-        from freecure_edit.evaluation.tables import harmonic_mean
 
         line["hmean"] = harmonic_mean(line["pc"], line["if"])
         line.update(self._face_diversity(result.image, face, photo_entry, prompt, method.spec, seed, lpips_metric, log))
@@ -231,6 +234,20 @@ class _ModelGrid:
         save_image(mask_overlay(photo, result.masks), path, overwrite=True)
         if result.fd_image is not None:
             save_image(result.fd_image.resize(photo.size), path.with_name("fd.png"), overwrite=True)
+
+    def _save_ideal(self, metrics, sample, photo_entry, prompt) -> None:
+        """The ideal edit beside the masks, once per photo and prompt, where a metric knows it (the toy
+        world's drawings): the report's grid shows it."""
+        path = self.output / IMAGES_NAME / f"m{self.model_index}" / photo_entry.slug / prompt.id / IDEAL_NAME
+        if path.exists():
+            return
+        for metric in metrics:
+            ideal = metric.ideal(sample)
+            if ideal is not None:
+                from freecure_edit.imageio import save_image
+
+                save_image(ideal, path, overwrite=True)
+                return
 
     def close(self) -> None:
         self.counter.close()

@@ -1,9 +1,10 @@
 """The paper's tables from the result lines.
 
 Table 1: per base model and method, PC, IF and hMean with their deltas against the input, beside face
-diversity, PSNR outside the mask and the cost. Table 2: the same by the number of attributes the prompt
-names (1, 2, 3). hMean = 2·PC·IF / (PC + IF) of the mean PC and mean IF (defined when both are
-positive), as the paper's PC×IF column combines averages.
+diversity, PSNR outside the mask, the distance to the ideal edit (toy drawings only) and the cost.
+Table 2: the same by the number of attributes the prompt names (1, 2, 3). hMean = 2·PC·IF / (PC + IF)
+of the mean PC and mean IF (defined when both are positive), as the paper's PC×IF column combines
+averages.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from collections import defaultdict
 from statistics import fmean
 from typing import Any
 
+from freecure_edit.toyworld.ideal import DISTANCE_NAMES as IDEAL_DISTANCES
+
 BASELINE = "input"
+# The values a result line holds, each from the first metric that gives it.
+SCORED = ("pc", "if", "lpips_to_input", "psnr_outside_mask", *IDEAL_DISTANCES)
 
 
 def harmonic_mean(pc: float | None, identity: float | None) -> float | None:
@@ -46,6 +51,7 @@ def aggregate(lines: list[dict[str, Any]]) -> dict[str, Any]:
         "face_diversity": _face_diversity(lines),
         "lpips_to_input": _mean(line.get("lpips_to_input") for line in lines),
         "psnr_outside_mask": _mean(line.get("psnr_outside_mask") for line in lines),
+        **{name: _mean(line.get(name) for line in lines) for name in IDEAL_DISTANCES},
         "evaluations": _mean(line.get("evaluations") for line in lines),
         "seconds": _mean(line.get("seconds") for line in lines),
         "peak_memory_bytes": max((line.get("peak_memory_bytes") or 0 for line in lines), default=0) or None,

@@ -80,6 +80,7 @@ class Drawing:
     labels: np.ndarray  # uint8 (size, size), indices into LABEL_NAMES
     caption: str
     spec: PortraitSpec
+    seed: int | None = None  # the jitter's seed: with `spec` and the size, the world redraws it exactly
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ def draw(spec: PortraitSpec, seed: int, size: int = 64) -> Drawing:
 
     image = canvas.image.resize((size, size), Image.LANCZOS)
     labels = np.asarray(canvas.labels.resize((size, size), Image.NEAREST), dtype=np.uint8)
-    return Drawing(image=image, labels=labels.copy(), caption=caption_for(spec), spec=spec)
+    return Drawing(image=image, labels=labels.copy(), caption=caption_for(spec), spec=spec, seed=int(seed))
 
 
 def _draw_mouth(canvas: _Canvas, expression: str, cx, my, scale, skin):

@@ -10,7 +10,7 @@
 | dlib | if | the dlib face pack (1 - embedding distance) |
 | lpips | lpips_to_input, and face diversity between seeds | lpips |
 | psnr | psnr_outside_mask | numpy, with the cure's mask |
-| toy | pc, if | the toy world's judges |
+| toy | pc, if; for toy drawings, ideal_mae_in/out, ideal_ssim_in/out | the toy world's judges, and its redraw of the ideal edit |
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import PIL.Image
@@ -12,8 +13,9 @@ import torch
 @dataclass
 class Sample:
     """One output to score: the input photo and the output at the same (working) size, the prompt, the
-    input's face (None when no face locator is loaded or none was found), and the mask of the cure on
-    this photo and prompt, fetched only when a metric asks for it."""
+    input's face (None when no face locator is loaded or none was found), the mask of the cure on
+    this photo and prompt, fetched only when a metric asks for it, and the photo's file (None when it
+    came from no file), for a metric that reads more than pixels (the toy world's drawings' recipes)."""
 
     photo: PIL.Image.Image
     output: PIL.Image.Image
@@ -21,6 +23,7 @@ class Sample:
     face: object | None = None
     mask: Callable[[], torch.Tensor | None] = lambda: None
     warnings: list[str] = field(default_factory=list)
+    source: Path | None = None
 
 
 class Metric:
@@ -35,6 +38,10 @@ class Metric:
         raise NotImplementedError
 
     def locate_face(self, photo: PIL.Image.Image):
+        return None
+
+    def ideal(self, sample: Sample) -> PIL.Image.Image | None:
+        """The output a perfect method would make, where the metric knows it (the toy world redraws it)."""
         return None
 
     def describe(self) -> dict:
