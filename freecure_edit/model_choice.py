@@ -120,7 +120,19 @@ def check_models(choice: ModelChoice, *, detect: bool) -> ModelChoice:
             choice = check_face_pack(choice)
         except ModelNotFoundError as error:
             missing.append(str(error))
-    sources = [("diffusion model", choice.model, "model_index.json")]
+    sources = []
+    model = Path(choice.model).expanduser()
+    if model.exists():
+        # A model that is there but broken is named with whatever else is missing; an inpainting model
+        # (ConfigurationError, exit 2) is the wrong model, refused at once.
+        from freecure_edit.models.checks import check_local_model
+
+        try:
+            check_local_model(model)
+        except ModelNotFoundError as error:
+            missing.append(str(error))
+    else:
+        sources.append(("diffusion model", choice.model, "model_index.json"))
     if choice.vae is not None:
         sources.append(("VAE", choice.vae, "config.json"))
     if choice.parser == "segformer":

@@ -157,3 +157,15 @@ def test_eval_names_the_diffusion_model_and_the_parser_at_once(unreachable_hub):
     line = assert_one_line_error(result, 4)
     assert "2 models are missing" in line and "stable-diffusion-v1-5" in line and "jonathandinu/face-parsing" in line
     assert not (unreachable_hub / "eval").exists()
+
+
+def test_a_broken_model_file_is_named_with_the_missing_parser(unreachable_hub):
+    photo = write_photo(unreachable_hub / "photo.png")
+    cut = unreachable_hub / "cut.safetensors"
+    cut.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")  # a header that lists more than the file holds
+
+    result = run_cli(["fix", photo, "--prompt", "a woman with red hair", "--no-detect", "--device", "cpu",
+                      "--model", cut], env={"HF_HUB_OFFLINE": None})
+
+    line = assert_one_line_error(result, 4)
+    assert "2 models are missing" in line and str(cut) in line and "jonathandinu/face-parsing" in line

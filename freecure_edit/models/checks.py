@@ -7,6 +7,8 @@
   the file is sound, but the cure needs a text-to-image model.
 - `check_folder(path)`: every component that `model_index.json` names has its folder, and the UNet or
   transformer config takes the plain latent of the folder's autoencoder.
+- `check_weight_files(path)`: every `.safetensors` file of a folder opens; `check_local_model(path)`
+  runs the checks that fit a file or a folder, before anything loads.
 - `check_channels(pipe, source)`: after loading from anywhere (a Hub id too), the same channel check.
 
 The cure inverts and regenerates the photo's latent as it is: a UNet that also takes a mask and a
@@ -88,6 +90,29 @@ def check_folder(path: Path) -> None:
             channels = json.loads(config_file.read_text()).get("in_channels")
             if channels is not None:
                 _check_input_channels(channels, kind, latent, path)
+
+
+def check_weight_files(path: Path) -> None:
+    """Every `.safetensors` file of a diffusers folder's components opens (its header read, not its
+    weights): a file cut short or replaced by a web page is named before anything loads."""
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(path.glob("*/*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except SafetensorError as error:
+            raise ModelNotFoundError(f"{path}: {weights.relative_to(path)} {_unreadable(weights, str(error))}") from None
+
+
+def check_local_model(path: Path) -> None:
+    """The checks of a local model that need no loading: check_single_file for a file; for a diffusers
+    folder check_folder and check_weight_files."""
+    if path.is_file():
+        check_single_file(path)
+    elif (path / "model_index.json").is_file():
+        check_folder(path)
+        check_weight_files(path)
 
 
 def check_channels(pipe, source: str) -> None:
