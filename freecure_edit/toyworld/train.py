@@ -60,9 +60,9 @@ QUICK = Settings(drawings=32, vae_steps=2, text_steps=2, unet_steps=2, parser_st
 SHORT = Settings(unet_steps=2900, unet_batch=16, detail_weight=12.0, parser_steps=1800)
 # The generator recipe of the sharpness and realism gates (issue 27), trained with --generator-only (the
 # parser and judges stay the instruments they were): partial captions drawn at every step (captions.py),
-# an autoencoder with the edge loss and 4000 steps (round trip 24.2 dB -> see README), and 5000 UNet steps
-# of SHORT's kind on one thread, in about 75 minutes.
-SHARP = Settings(vae_steps=4000, vae_edge_weight=1.0, unet_steps=5000, unet_batch=16, detail_weight=12.0,
+# an autoencoder with the edge loss and 3000 steps (round trip 24.2 dB before; README), and 4000 UNet steps
+# of SHORT's kind, all on one thread, in about 75 minutes on a shared 2-core host.
+SHARP = Settings(vae_steps=3000, vae_edge_weight=1.0, unet_steps=4000, unet_batch=16, detail_weight=12.0,
                  parser_steps=1800, captions="partial")
 
 
@@ -115,15 +115,29 @@ def _parser_and_judges(work: str, out: str, settings: dict, threads: int) -> Non
     (Path(work) / "seconds.json").write_text(json.dumps(seconds))
 
 
+def _checkpoint_saver(out: Path, vae):
+    """on_checkpoint for train_unet: the averaged UNet and text encoder at a step, saved as a whole
+    pipeline under out/checkpoints/sd-STEP, so a run stopped by the clock still leaves a measurable
+    generator. A finished run deletes them (_finish)."""
+    from freecure_edit.testing import tiny_clip_tokenizer
+    from freecure_edit.toyworld.train_generator import build_pipeline, save_pipeline
+
+    def save(step, unet, text_encoder):
+        save_pipeline(build_pipeline(vae, unet, text_encoder, tiny_clip_tokenizer()), out / "checkpoints" / f"sd-{step}")
+        _log(f"saved checkpoint {out / 'checkpoints' / f'sd-{step}'}")
+
+    return save
+
+
 def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = True, command: str = "",
-              keep_instruments: Path | None = None) -> dict:
+              keep_instruments: Path | None = None, checkpoints=()) -> dict:
     """Train into `out` (which must not exist) and return the manifest written there.
 
     `keep_instruments`: a trained folder whose parser/ and judges/ are copied instead of trained, so
     that only the generator (autoencoder, UNet, text encoder) trains and the gates measure it with the
     same instruments as the weights it replaces."""
     if keep_instruments is not None:
-        return _train_generator_only(out, settings, threads, gates, command, Path(keep_instruments))
+        return _train_generator_only(out, settings, threads, gates, command, Path(keep_instruments), checkpoints)
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
     from freecure_edit.toyworld.train_generator import build_pipeline, decode, save_pipeline, train_unet, train_vae
 
@@ -166,7 +180,8 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
                                                 batch=settings.unet_batch, lr=settings.unet_lr,
                                                 detail_weight=settings.detail_weight,
                                                 template_share=settings.template_share,
-                                                caption_rules=caption_rules(settings))
+                                                caption_rules=caption_rules(settings), checkpoints=set(checkpoints),
+                                                on_checkpoint=_checkpoint_saver(out, vae))
     save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     child.join()
@@ -191,7 +206,7 @@ def caption_rules(settings: Settings):
 
 
 def _train_generator_only(out: Path, settings: Settings, threads: int, gates: bool, command: str,
-                          instruments: Path) -> dict:
+                          instruments: Path, checkpoints=()) -> dict:
     """The autoencoder, then the UNet and text encoder, on `threads` threads throughout (no second
     process); parser/ and judges/ copied from `instruments`, their manifest entries recorded as kept."""
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
@@ -216,7 +231,8 @@ def _train_generator_only(out: Path, settings: Settings, threads: int, gates: bo
                                                 batch=settings.unet_batch, lr=settings.unet_lr,
                                                 detail_weight=settings.detail_weight,
                                                 template_share=settings.template_share,
-                                                caption_rules=caption_rules(settings))
+                                                caption_rules=caption_rules(settings), checkpoints=set(checkpoints),
+                                                on_checkpoint=_checkpoint_saver(out, vae))
     save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     for name in ("parser", "judges"):
@@ -235,6 +251,7 @@ def _train_generator_only(out: Path, settings: Settings, threads: int, gates: bo
 def _finish(out: Path, settings: Settings, threads: int, gates: bool, command: str, seconds: dict,
             kept: dict | None = None) -> dict:
     """Measure the gates (unless not asked) and write manifest.json."""
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
     gate_rows = None
     if gates:
         from freecure_edit.toyworld.gates import format_table, measure
@@ -273,6 +290,9 @@ def main(argv=None) -> int:
     parser.add_argument("--generator-only", action="store_true",
                         help="train the autoencoder, UNet and text encoder only; keep parser/ and judges/ of "
                              "OUT_DIR (the committed ones when OUT_DIR does not exist)")
+    parser.add_argument("--checkpoints", default="",
+                        help="comma-separated UNet steps at which to save the averaged pipeline under "
+                             "OUT_DIR.partial/checkpoints/ (kept only if the run is stopped)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training process (two run)")
     parser.add_argument("--no-gates", action="store_true", help="skip measuring the gates after training")
     args = parser.parse_args(argv)
@@ -295,7 +315,8 @@ def main(argv=None) -> int:
 
             instruments = out if out.exists() else WEIGHTS_DIR
         manifest = train_all(staging, settings, threads=args.threads,
-                             gates=not (args.quick or args.no_gates), command=command, keep_instruments=instruments)
+                             gates=not (args.quick or args.no_gates), command=command, keep_instruments=instruments,
+                             checkpoints={int(step) for step in args.checkpoints.split(",") if step})
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         print("interrupted", file=sys.stderr)
