@@ -139,7 +139,7 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     if keep_instruments is not None:
         return _train_generator_only(out, settings, threads, gates, command, Path(keep_instruments), checkpoints)
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
-    from freecure_edit.toyworld.train_generator import build_pipeline, decode, save_pipeline, train_unet, train_vae
+    from freecure_edit.toyworld.train_generator import decode, train_vae
 
     torch.set_num_threads(threads)
     began = time.perf_counter()
@@ -174,15 +174,7 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
             _log(f"parser and judges done: the UNet now trains on {2 * threads} threads")
 
     start = time.perf_counter()
-    unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
-                                                latents=latents, text_steps=settings.text_steps,
-                                                every_25_steps=take_threads_when_second_process_ends,
-                                                batch=settings.unet_batch, lr=settings.unet_lr,
-                                                detail_weight=settings.detail_weight,
-                                                template_share=settings.template_share,
-                                                caption_rules=caption_rules(settings), checkpoints=set(checkpoints),
-                                                on_checkpoint=_checkpoint_saver(out, vae))
-    save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
+    _train_and_save_sd(out, settings, vae, data, latents, checkpoints, take_threads_when_second_process_ends)
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     child.join()
     if child.exitcode != 0:
@@ -192,6 +184,21 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     seconds["total_wall"] = time.perf_counter() - began
 
     return _finish(out, settings, threads, gates, command, seconds)
+
+
+def _train_and_save_sd(out: Path, settings: Settings, vae, data, latents, checkpoints, every_25_steps=None) -> None:
+    """The UNet and text encoder by `settings`, saved with `vae` as out/sd."""
+    from freecure_edit.toyworld.train_generator import build_pipeline, save_pipeline, train_unet
+
+    unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
+                                                latents=latents, text_steps=settings.text_steps,
+                                                every_25_steps=every_25_steps,
+                                                batch=settings.unet_batch, lr=settings.unet_lr,
+                                                detail_weight=settings.detail_weight,
+                                                template_share=settings.template_share,
+                                                caption_rules=caption_rules(settings), checkpoints=set(checkpoints),
+                                                on_checkpoint=_checkpoint_saver(out, vae))
+    save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
 
 
 def caption_rules(settings: Settings):
@@ -210,7 +217,7 @@ def _train_generator_only(out: Path, settings: Settings, threads: int, gates: bo
     """The autoencoder, then the UNet and text encoder, on `threads` threads throughout (no second
     process); parser/ and judges/ copied from `instruments`, their manifest entries recorded as kept."""
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
-    from freecure_edit.toyworld.train_generator import build_pipeline, save_pipeline, train_unet, train_vae
+    from freecure_edit.toyworld.train_generator import train_vae
 
     missing = [name for name in ("parser", "judges") if not (instruments / name).is_dir()]
     if missing:
@@ -226,14 +233,7 @@ def _train_generator_only(out: Path, settings: Settings, threads: int, gates: bo
     vae, latents = train_vae(data, settings.vae_steps, SEEDS["vae"], log=_log, edge_weight=settings.vae_edge_weight)
     seconds["vae"] = time.perf_counter() - start
     start = time.perf_counter()
-    unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
-                                                latents=latents, text_steps=settings.text_steps,
-                                                batch=settings.unet_batch, lr=settings.unet_lr,
-                                                detail_weight=settings.detail_weight,
-                                                template_share=settings.template_share,
-                                                caption_rules=caption_rules(settings), checkpoints=set(checkpoints),
-                                                on_checkpoint=_checkpoint_saver(out, vae))
-    save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
+    _train_and_save_sd(out, settings, vae, data, latents, checkpoints)
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     for name in ("parser", "judges"):
         shutil.copytree(instruments / name, out / name)

@@ -120,12 +120,12 @@ def pretrain_text_encoder(text_encoder, caption_ids: torch.Tensor, data: Drawing
             log(f"text encoder step {step}/{steps} loss {loss.item():.4f}")
 
 
-def detail_weights(labels, latent_size: int, weight: float) -> torch.Tensor:
+def detail_weights(labels, latent_size: int, weight: float, names=DETAIL_LABELS) -> torch.Tensor:
     """(n, 1, latent_size, latent_size) loss weights: 1, plus `weight` within one latent cell of a
-    DETAIL_LABELS pixel of each drawing's label map."""
+    pixel labelled one of `names` in each drawing's label map."""
     from freecure_edit.toyworld.world import LABEL
 
-    ids = torch.tensor([LABEL[name] for name in DETAIL_LABELS])
+    ids = torch.tensor([LABEL[name] for name in names])
     detail = torch.isin(torch.as_tensor(labels).long(), ids).float()[:, None]
     cells = F.max_pool2d(F.adaptive_max_pool2d(detail, latent_size), 3, stride=1, padding=1)
     return 1 + weight * cells
@@ -160,7 +160,7 @@ def fresh_caption_tokens(specs, index, ids, empty_ids, generator, caption_rng, r
 def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr: float = 1e-3, log=print,
                latents: torch.Tensor | None = None, text_steps: int = 200, every_25_steps=None,
                detail_weight: float = 0.0, template_share: float = 0.0, checkpoints=(), on_checkpoint=None,
-               caption_rules=None):
+               caption_rules=None, detail_labels=DETAIL_LABELS):
     """A UNet2DConditionModel and a CLIPTextModel trained together (the text encoder first taught the
     attribute words alone); captions are dropped to "" 10% of the time so classifier-free guidance works.
     `latents`: the drawings' unscaled latent means, when already computed. `every_25_steps()` is called
@@ -206,7 +206,7 @@ def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr
     # Its own stream, so that without template captions the draws (and the weights) stay as they were.
     template_generator = torch.Generator().manual_seed(seed + 1)
     caption_rng = np.random.default_rng([seed, 27])  # its own stream too
-    position_weight = detail_weights(data.labels, latents.shape[-1], detail_weight) if detail_weight else None
+    position_weight = detail_weights(data.labels, latents.shape[-1], detail_weight, detail_labels) if detail_weight else None
     unet.train()
     text_encoder.train()
     for step in range(steps):
