@@ -105,6 +105,8 @@ def test_the_order_of_phrases_varies_and_hair_moves():
     assert len({o for o in orders if len(o) == 3}) == 6  # all orders of glasses, hat, smiling
     assert any(" with red" in c.split(", ")[0] for c in captions)
     assert any(p.endswith("hair") for c in captions for p in c.split(", ")[1:])
+    # Among the other phrases too, not only after them.
+    assert any(c.split(", ")[1].endswith("hair") for c in captions)
 
 
 @pytest.mark.parametrize("seed", [3, 4])
