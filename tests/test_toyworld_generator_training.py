@@ -23,6 +23,10 @@ def test_detail_weights_cover_glasses_and_mouth_and_leave_the_background_alone()
     hair_only = torch.nn.functional.avg_pool2d((labels == LABEL["hair"]).float()[None], 4)[0, 0] == 1
     assert (weights[hair_only] == 1.0).any()
     assert (detail_weights(labels, 16, 0.0) == 1).all()
+    # Labels left out get no weight: the mouth alone leaves the glasses' cells at 1.
+    mouth_only = detail_weights(labels, 16, 4.0, names=("mouth",))[0, 0]
+    rows, cols = torch.nonzero(labels[0] == LABEL["eye_g"], as_tuple=True)
+    assert (mouth_only[rows // 4, cols // 4] == 1.0).any() and (mouth_only == 5.0).any()
 
 
 def test_batch_tokens_cut_a_share_of_captions_to_their_template_and_keep_the_stream_without():
