@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from freecure_edit.toyworld.judges import asked_attributes
-from freecure_edit.toyworld.train_generator import batch_tokens, detail_weights
+from freecure_edit.toyworld.train_generator import batch_tokens, detail_weights, edge_loss, fresh_caption_tokens
 from freecure_edit.toyworld.world import LABEL, PortraitSpec, caption_for, draw
 
 
@@ -23,6 +23,10 @@ def test_detail_weights_cover_glasses_and_mouth_and_leave_the_background_alone()
     hair_only = torch.nn.functional.avg_pool2d((labels == LABEL["hair"]).float()[None], 4)[0, 0] == 1
     assert (weights[hair_only] == 1.0).any()
     assert (detail_weights(labels, 16, 0.0) == 1).all()
+    # Labels left out get no weight: the mouth alone leaves the glasses' cells at 1.
+    mouth_only = detail_weights(labels, 16, 4.0, names=("mouth",))[0, 0]
+    rows, cols = torch.nonzero(labels[0] == LABEL["eye_g"], as_tuple=True)
+    assert (mouth_only[rows // 4, cols // 4] == 1.0).any() and (mouth_only == 5.0).any()
 
 
 def test_batch_tokens_cut_a_share_of_captions_to_their_template_and_keep_the_stream_without():
@@ -78,3 +82,40 @@ def test_train_unet_with_both_aids_hands_out_the_averaged_weights_at_its_checkpo
     final = torch.cat([p.flatten() for p in unet.parameters()])
     assert torch.equal(seen[3][0], final) and not torch.equal(seen[1][0], final)
     assert seen[3][1] is not text_encoder and not seen[3][1].training
+
+
+def test_fresh_caption_tokens_draw_a_new_partial_caption_at_every_step():
+    import numpy as np
+
+    from freecure_edit.testing import tiny_clip_tokenizer
+    from freecure_edit.toyworld.captions import RULES
+
+    tokenizer = tiny_clip_tokenizer()
+
+    def ids(texts):
+        return tokenizer(texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+
+    specs = [PortraitSpec(identity=1, hair_colour="red", glasses="round", hat="hat")]
+    index = torch.zeros(200, dtype=torch.long)
+    empty = ids([""])[0]
+    rng, generator = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    tokens = fresh_caption_tokens(specs, index, ids, empty, generator, rng, RULES)
+    texts = [tokenizer.decode(row, skip_special_tokens=True) for row in tokens]
+    empties = sum((row == empty).all().item() for row in tokens)
+    assert 5 < empties < 40  # CFG_DROPOUT of 200
+    said = [asked_attributes(t) for t in texts if t]
+    assert all(s["glasses"] == "round" and s["hat"] == "hat" for s in said)
+    assert 20 < len({t for t in texts if t}) and any("hair_colour" not in s for s in said)
+    again = fresh_caption_tokens(specs, index, ids, empty, torch.Generator().manual_seed(0), rng, RULES)
+    assert not torch.equal(again, tokens)  # the caption stream moves on; the same drawing reads anew
+
+
+def test_edge_loss_is_zero_for_the_same_image_and_grows_with_blur():
+    drawing = torch.from_numpy(__import__("numpy").array(draw(PortraitSpec(identity=4, glasses="round"), 3).image))
+    image = drawing.permute(2, 0, 1)[None].float() / 127.5 - 1
+    soft = torch.nn.functional.avg_pool2d(image, 3, stride=1, padding=1, count_include_pad=False)
+    softer = torch.nn.functional.avg_pool2d(soft, 3, stride=1, padding=1, count_include_pad=False)
+    assert edge_loss(image, image) == 0
+    assert 0 < edge_loss(soft, image) < edge_loss(softer, image)
+    # A uniform shift of brightness costs the pixel loss, not the edge loss.
+    assert edge_loss(image + 0.2, image) < 1e-6

@@ -46,6 +46,43 @@ def test_short_trains_the_30_minute_recipe_and_refuses_quick_beside_it(tmp_path,
     assert "not allowed with" in capsys.readouterr().err and not (tmp_path / "both").exists()
 
 
+def test_sharp_is_the_partial_caption_recipe(tmp_path, monkeypatch):
+    chosen = []
+
+    def record(out, settings, **kwargs):
+        chosen.append((settings, kwargs["keep_instruments"]))
+        out.mkdir(parents=True)
+        return {"seconds": {"total_wall": 0.0}}
+
+    monkeypatch.setattr(train, "train_all", record)
+    assert train.main([str(tmp_path / "sharp"), "--sharp"]) == 0
+    assert chosen == [(train.SHARP, None)]
+    assert train.SHARP.captions == "partial" and train.SHARP.vae_edge_weight > 0
+    assert train.caption_rules(train.SHARP) is not None and train.caption_rules(train.SHORT) is None
+    with pytest.raises(ValueError, match="captions"):
+        train.caption_rules(train.Settings(captions="some"))
+
+
+def test_generator_only_trains_sd_and_keeps_the_parser_and_judges_it_finds(tmp_path):
+    out = tmp_path / "weights"
+    for name in ("parser", "judges", "flux"):
+        (out / name).mkdir(parents=True)
+        (out / name / "kept.txt").write_text(name)
+    (out / "manifest.json").write_text(json.dumps({"command": "before", "seconds": {"parser": 1.0, "vae": 2.0}}))
+    assert train.main([str(out), "--quick", "--overwrite", "--generator-only"]) == 0
+    for name in ("parser", "judges", "flux"):
+        assert (out / name / "kept.txt").read_text() == name
+    assert (out / "sd" / "unet").is_dir()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kept"]["models"] == ["parser", "judges"] and manifest["kept"]["command"] == "before"
+    assert manifest["kept"]["seconds"] == {"parser": 1.0}
+    assert "parser/kept.txt" in manifest["files"] and "parser" not in manifest["seconds"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="parser"):
+        train.train_all(tmp_path / "other", train.QUICK, gates=False, keep_instruments=empty)
+
+
 @pytest.fixture(scope="module")
 def quick_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy") / "models"

@@ -13,9 +13,10 @@ IMAGE_SIZE = 64
 TEXT_WIDTH = 64
 
 
-def vae_config() -> dict:
+def vae_config(width: tuple[int, ...] | None = None) -> dict:
+    """`width`: block_out_channels, three of them (the scale factor, 4, comes from their count)."""
     return dict(
-        block_out_channels=(16, 32, 32),
+        block_out_channels=tuple(width) if width else (16, 32, 32),
         down_block_types=("DownEncoderBlock2D",) * 3,
         up_block_types=("UpDecoderBlock2D",) * 3,
         in_channels=3,

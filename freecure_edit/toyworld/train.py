@@ -44,14 +44,26 @@ class Settings:
     template_share: float = 0.0
     parser_steps: int = 2000
     judge_steps: int = 2000
+    # "full": each drawing's caption_for, always; "partial": captions drawn anew at every step by
+    # captions.RULES (partial, varied order), so that users' and FD's prompts are in distribution.
+    captions: str = "full"
+    # Weight of train_generator.edge_loss in the autoencoder's loss (0: L1 + MSE only).
+    vae_edge_weight: float = 0.0
 
 
-QUICK = Settings(drawings=32, vae_steps=2, text_steps=2, unet_steps=2, parser_steps=2, judge_steps=2)
+QUICK = Settings(drawings=32, vae_steps=2, text_steps=2, unet_steps=2, parser_steps=2, judge_steps=2,
+                 captions="partial", vae_edge_weight=1.0)
 # The 30-minute recipe, the committed weights': through this command it took 1653 s, 1852 s (a busier
 # host) and 1647 s on the 2-core CPU, every gate passing (generator 0.912: hat 0.79 against 1.00 above). Its UNet
 # reconstructs more of the photo through the exact inversion's corrections; the cure's defaults give
 # them up inside the masks (config.MASK_CORRECTIONS) because of it (README, toy world).
 SHORT = Settings(unet_steps=2900, unet_batch=16, detail_weight=12.0, parser_steps=1800)
+# The generator recipe of the sharpness and realism gates (issue 27), trained with --generator-only (the
+# parser and judges stay the instruments they were): partial captions drawn at every step (captions.py),
+# an autoencoder with the edge loss and 3000 steps (round trip 24.2 dB before; README), and 4000 UNet steps
+# of SHORT's kind, all on one thread, in about 75 minutes on a shared 2-core host.
+SHARP = Settings(vae_steps=3000, vae_edge_weight=1.0, unet_steps=4000, unet_batch=16, detail_weight=12.0,
+                 parser_steps=1800, captions="partial")
 
 
 def _log(message: str) -> None:
@@ -103,10 +115,31 @@ def _parser_and_judges(work: str, out: str, settings: dict, threads: int) -> Non
     (Path(work) / "seconds.json").write_text(json.dumps(seconds))
 
 
-def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = True, command: str = "") -> dict:
-    """Train into `out` (which must not exist) and return the manifest written there."""
+def _checkpoint_saver(out: Path, vae):
+    """on_checkpoint for train_unet: the averaged UNet and text encoder at a step, saved as a whole
+    pipeline under out/checkpoints/sd-STEP, so a run stopped by the clock still leaves a measurable
+    generator. A finished run deletes them (_finish)."""
+    from freecure_edit.testing import tiny_clip_tokenizer
+    from freecure_edit.toyworld.train_generator import build_pipeline, save_pipeline
+
+    def save(step, unet, text_encoder):
+        save_pipeline(build_pipeline(vae, unet, text_encoder, tiny_clip_tokenizer()), out / "checkpoints" / f"sd-{step}")
+        _log(f"saved checkpoint {out / 'checkpoints' / f'sd-{step}'}")
+
+    return save
+
+
+def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = True, command: str = "",
+              keep_instruments: Path | None = None, checkpoints=()) -> dict:
+    """Train into `out` (which must not exist) and return the manifest written there.
+
+    `keep_instruments`: a trained folder whose parser/ and judges/ are copied instead of trained, so
+    that only the generator (autoencoder, UNet, text encoder) trains and the gates measure it with the
+    same instruments as the weights it replaces."""
+    if keep_instruments is not None:
+        return _train_generator_only(out, settings, threads, gates, command, Path(keep_instruments), checkpoints)
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
-    from freecure_edit.toyworld.train_generator import build_pipeline, decode, save_pipeline, train_unet, train_vae
+    from freecure_edit.toyworld.train_generator import decode, train_vae
 
     torch.set_num_threads(threads)
     began = time.perf_counter()
@@ -122,7 +155,7 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     start = time.perf_counter()
     # Alone on the CPU until the second process starts, so the autoencoder gets both processes' threads.
     torch.set_num_threads(2 * threads)
-    vae, latents = train_vae(data, settings.vae_steps, SEEDS["vae"], log=_log)
+    vae, latents = train_vae(data, settings.vae_steps, SEEDS["vae"], log=_log, edge_weight=settings.vae_edge_weight)
     torch.set_num_threads(threads)
     seconds["vae"] = time.perf_counter() - start
 
@@ -141,13 +174,7 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
             _log(f"parser and judges done: the UNet now trains on {2 * threads} threads")
 
     start = time.perf_counter()
-    unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
-                                                latents=latents, text_steps=settings.text_steps,
-                                                every_25_steps=take_threads_when_second_process_ends,
-                                                batch=settings.unet_batch, lr=settings.unet_lr,
-                                                detail_weight=settings.detail_weight,
-                                                template_share=settings.template_share)
-    save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
+    _train_and_save_sd(out, settings, vae, data, latents, checkpoints, take_threads_when_second_process_ends)
     seconds["unet_and_text_encoder"] = time.perf_counter() - start
     child.join()
     if child.exitcode != 0:
@@ -156,6 +183,75 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
     shutil.rmtree(work)
     seconds["total_wall"] = time.perf_counter() - began
 
+    return _finish(out, settings, threads, gates, command, seconds)
+
+
+def _train_and_save_sd(out: Path, settings: Settings, vae, data, latents, checkpoints, every_25_steps=None) -> None:
+    """The UNet and text encoder by `settings`, saved with `vae` as out/sd."""
+    from freecure_edit.toyworld.train_generator import build_pipeline, save_pipeline, train_unet
+
+    unet, text_encoder, tokenizer = train_unet(vae, data, settings.unet_steps, SEEDS["unet"], log=_log,
+                                                latents=latents, text_steps=settings.text_steps,
+                                                every_25_steps=every_25_steps,
+                                                batch=settings.unet_batch, lr=settings.unet_lr,
+                                                detail_weight=settings.detail_weight,
+                                                template_share=settings.template_share,
+                                                caption_rules=caption_rules(settings), checkpoints=set(checkpoints),
+                                                on_checkpoint=_checkpoint_saver(out, vae))
+    save_pipeline(build_pipeline(vae, unet, text_encoder, tokenizer), out / "sd")
+
+
+def caption_rules(settings: Settings):
+    """The captions.CaptionRules of `settings.captions` ("partial"), or None for full captions."""
+    if settings.captions == "full":
+        return None
+    if settings.captions != "partial":
+        raise ValueError(f"captions must be 'full' or 'partial', got {settings.captions!r}")
+    from freecure_edit.toyworld.captions import RULES
+
+    return RULES
+
+
+def _train_generator_only(out: Path, settings: Settings, threads: int, gates: bool, command: str,
+                          instruments: Path, checkpoints=()) -> dict:
+    """The autoencoder, then the UNet and text encoder, on `threads` threads throughout (no second
+    process); parser/ and judges/ copied from `instruments`, their manifest entries recorded as kept."""
+    from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
+    from freecure_edit.toyworld.train_generator import train_vae
+
+    missing = [name for name in ("parser", "judges") if not (instruments / name).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{instruments} has no {' or '.join(missing)} folder to keep")
+    torch.set_num_threads(threads)
+    began = time.perf_counter()
+    out.mkdir(parents=True)
+    seconds = {}
+    start = time.perf_counter()
+    data = drawing_set(settings.drawings, TRAIN_SEED_BASE + SEEDS["drawings"])
+    seconds["drawings"] = time.perf_counter() - start
+    start = time.perf_counter()
+    vae, latents = train_vae(data, settings.vae_steps, SEEDS["vae"], log=_log, edge_weight=settings.vae_edge_weight)
+    seconds["vae"] = time.perf_counter() - start
+    start = time.perf_counter()
+    _train_and_save_sd(out, settings, vae, data, latents, checkpoints)
+    seconds["unet_and_text_encoder"] = time.perf_counter() - start
+    for name in ("parser", "judges"):
+        shutil.copytree(instruments / name, out / name)
+    seconds["total_wall"] = time.perf_counter() - began
+    kept = {"from": str(instruments), "models": ["parser", "judges"]}
+    old_manifest = instruments / "manifest.json"
+    if old_manifest.is_file():
+        previous = json.loads(old_manifest.read_text())
+        kept.update(command=previous.get("command"), settings=previous.get("settings"),
+                    seconds={k: v for k, v in previous.get("seconds", {}).items()
+                             if k in ("parser", "attribute_judge", "identity_judge")})
+    return _finish(out, settings, threads, gates, command, seconds, kept=kept)
+
+
+def _finish(out: Path, settings: Settings, threads: int, gates: bool, command: str, seconds: dict,
+            kept: dict | None = None) -> dict:
+    """Measure the gates (unless not asked) and write manifest.json."""
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
     gate_rows = None
     if gates:
         from freecure_edit.toyworld.gates import format_table, measure
@@ -174,6 +270,7 @@ def train_all(out: Path, settings: Settings, threads: int = 1, gates: bool = Tru
         "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} CPU cores",
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "gates": gate_rows,
+        **({"kept": kept} if kept else {}),
         "files": {str(p.relative_to(out)): _sha256(p) for p in files},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -188,6 +285,14 @@ def main(argv=None) -> int:
     recipe = parser.add_mutually_exclusive_group()
     recipe.add_argument("--quick", action="store_true", help="a handful of steps per model: proves the command runs")
     recipe.add_argument("--short", action="store_true", help="the 30-minute recipe (SHORT; README, toy world)")
+    recipe.add_argument("--sharp", action="store_true",
+                        help="the generator recipe of the sharpness gates (SHARP: partial captions, edge loss)")
+    parser.add_argument("--generator-only", action="store_true",
+                        help="train the autoencoder, UNet and text encoder only; keep parser/ and judges/ of "
+                             "OUT_DIR (the committed ones when OUT_DIR does not exist)")
+    parser.add_argument("--checkpoints", default="",
+                        help="comma-separated UNet steps at which to save the averaged pipeline under "
+                             "OUT_DIR.partial/checkpoints/ (kept only if the run is stopped)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training process (two run)")
     parser.add_argument("--no-gates", action="store_true", help="skip measuring the gates after training")
     args = parser.parse_args(argv)
@@ -203,9 +308,15 @@ def main(argv=None) -> int:
         shutil.rmtree(staging)
     command = "python -m freecure_edit.toyworld.train " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
-        settings = QUICK if args.quick else SHORT if args.short else Settings()
+        settings = QUICK if args.quick else SHORT if args.short else SHARP if args.sharp else Settings()
+        instruments = None
+        if args.generator_only:
+            from freecure_edit.toyworld.assets import WEIGHTS_DIR
+
+            instruments = out if out.exists() else WEIGHTS_DIR
         manifest = train_all(staging, settings, threads=args.threads,
-                             gates=not (args.quick or args.no_gates), command=command)
+                             gates=not (args.quick or args.no_gates), command=command, keep_instruments=instruments,
+                             checkpoints={int(step) for step in args.checkpoints.split(",") if step})
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         print("interrupted", file=sys.stderr)
