@@ -70,6 +70,29 @@ def test_the_defaults_given_explicitly_are_the_cure_of_before(fc, photo, method)
         assert again.warnings == default.warnings and again.stats.evaluations == default.stats.evaluations
 
 
+def test_at_the_defaults_fd_steps_on_its_own_from_z_t_as_before(fc, photo, monkeypatch):
+    """The code path before these knobs: FD predicts at z_T, then at each step at the latent its own
+    corrected step gave (comparing defaults with defaults given explicitly cannot see a change of both)."""
+    from freecure_edit.inversion import ExactInversion
+
+    inputs = FoundationInputs(monkeypatch)
+    steps_taken = []
+    original = ExactInversion.next_latent
+
+    def recording(inversion, i, z, noise, pair, guidance, release=None):
+        z_next = original(inversion, i, z, noise, pair, guidance, release=release)
+        steps_taken.append(z_next)
+        return z_next
+
+    monkeypatch.setattr(ExactInversion, "next_latent", recording)
+    fc.cure(photo(64, 64), HAIR, CureConfig(steps=STEPS))
+    predicted_at = inputs.take()
+
+    assert torch.equal(predicted_at[0], the_inversion(fc).zT)
+    for i in range(1, STEPS):  # the foundation's steps come first: the photo branch's follow
+        assert torch.equal(predicted_at[i], steps_taken[i - 1]), f"step {i} starts where step {i - 1} ended"
+
+
 @pytest.mark.parametrize("inversion", ["exact", "ddim"])
 def test_fd_start_keeps_the_photos_trajectory_until_step_k(fc, photo, monkeypatch, inversion):
     inputs = FoundationInputs(monkeypatch)
