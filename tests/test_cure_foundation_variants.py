@@ -181,24 +181,21 @@ def mask_of(load_tiny, photo, photo_regions, fd_regions, prompt=HAIR, **settings
     return float(np.asarray(result.masks[name]).max()), result.warnings
 
 
-@pytest.mark.parametrize("source, found", [("both", True), ("fd", True), ("photo", False)])
-def test_mask_source_photo_ignores_the_foundations_parse(load_tiny, photo, source, found):
-    peak, warnings = mask_of(load_tiny, photo, SKIN, HAIR_ON_TOP, mask_source=source)
+@pytest.mark.parametrize("hair_in, source, found", [
+    # The parser finds the hair in the foundation image only: "photo" ignores that parse.
+    ("fd", "both", True), ("fd", "fd", True), ("fd", "photo", False),
+    # ... in the photo only: "fd" ignores the photo's parse.
+    ("photo", "both", True), ("photo", "photo", True), ("photo", "fd", False),
+])
+def test_mask_source_reads_only_the_parse_it_names(load_tiny, photo, hair_in, source, found):
+    regions = (SKIN, HAIR_ON_TOP) if hair_in == "fd" else (HAIR_ON_TOP, SKIN)
+    peak, warnings = mask_of(load_tiny, photo, *regions, mask_source=source)
     assert (peak > 0) == found
     empty = [warning for warning in warnings if "the mask of 'hair'" in warning]
     assert bool(empty) != found
     if empty:
-        assert "found no hair in the photo" in empty[0]
-
-
-@pytest.mark.parametrize("source, found", [("both", True), ("photo", True), ("fd", False)])
-def test_mask_source_fd_ignores_the_photos_parse(load_tiny, photo, source, found):
-    peak, warnings = mask_of(load_tiny, photo, HAIR_ON_TOP, SKIN, mask_source=source)
-    assert (peak > 0) == found
-    empty = [warning for warning in warnings if "the mask of 'hair'" in warning]
-    assert bool(empty) != found
-    if empty:
-        assert "found no hair in the foundation image" in empty[0]
+        where = "the photo" if source == "photo" else "the foundation image"
+        assert empty[0].endswith(f"found no hair in {where}")
 
 
 @pytest.mark.parametrize("source", ["both", "photo", "fd"])
