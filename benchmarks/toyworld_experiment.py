@@ -3,6 +3,7 @@
     python benchmarks/toyworld_experiment.py                      # every method, ~10 min on a 2-core CPU
     python benchmarks/toyworld_experiment.py --photos 4 --steps 20
     python benchmarks/toyworld_experiment.py --sweep              # the cure's knobs, one at a time
+    python benchmarks/toyworld_experiment.py --fd-variants        # the foundation branch and masks (issue 27)
     python benchmarks/toyworld_experiment.py --save /tmp/toy-exp  # inputs, FD images, outputs, masks
     python benchmarks/toyworld_experiment.py --grid grid.png      # input | FD | masks | cure | ideal per edit
     python benchmarks/toyworld_experiment.py --flux               # the toy FLUX: FASA blocks x omega
@@ -116,6 +117,36 @@ def sweep_variants(unet) -> list[tuple[str, dict]]:
         ("mask dilation 3 px", {"mask_dilation_px": 3}),
         ("paste feather 2 px", {"paste_feather_px": 2.0}),
     ]
+
+
+def fd_variants() -> list[tuple[str, dict, bool]]:
+    """Issue 27 item 4: the foundation branch's variants and the masks' source, each moved alone from the
+    defaults, as (label, cure overrides, whether FD itself changes: such rows get an "FD alone" row too)."""
+    return [
+        ("defaults (FD from the exact inversion, masks from both parses)", {}, True),
+        *[(f"FD shares the photo's trajectory for {share:g} of the steps", {"fd_start": share}, True)
+          for share in (0.2, 0.4, 0.6)],
+        ("FD without its corrections", {"fd_corrections": False}, True),
+        ("FD guidance 12, PD guidance 7.5", {"guidance": 12.0, "pd_guidance": 7.5}, True),
+        # The paper's own setting: fresh noise, masks from the foundation image's own parse.
+        *[(f"FD from fresh noise, seed {seed}, masks from its parse",
+           {"fd_noise": "fresh", "fd_seed": seed, "mask_source": "fd"}, True) for seed in (0, 1)],
+        ("masks from the photo's parse", {"mask_source": "photo"}, False),
+        ("masks from FD's parse", {"mask_source": "fd"}, False),
+    ]
+
+
+def fd_variant_methods(cache, base) -> list[tuple[str, object]]:
+    """The cure for every variant of `fd_variants`, and FD alone for those that change FD; FD alone
+    reuses its cure's result (CureCache), so it costs nothing more."""
+    from freecure_edit.evaluation.methods.cure import CureMethod, FoundationMethod
+
+    methods = []
+    for label, overrides, changes_fd in fd_variants():
+        methods.append((f"cure, {label}", CureMethod(label, cache, base, overrides)))
+        if changes_fd:
+            methods.append((f"FD alone, {label}", FoundationMethod(label, cache, base, overrides)))
+    return methods
 
 
 @dataclass
@@ -257,6 +288,8 @@ def main(argv=None) -> None:
                         help="the toy FLUX (the committed one, or DIR) instead of the toy SD: FASA blocks x omega")
     parser.add_argument("--seed", type=int, default=0, help="which drawings (identities, jitter)")
     parser.add_argument("--sweep", action="store_true", help="the cure's knobs instead of the peers")
+    parser.add_argument("--fd-variants", action="store_true",
+                        help="the foundation branch's variants and the masks' source instead of the peers (issue 27)")
     parser.add_argument("--only", action="append", default=[], help="run only the methods whose label holds this text")
     parser.add_argument("--save", type=Path, help="write inputs, outputs, FD images and masks here")
     parser.add_argument("--grid", type=Path, metavar="PATH",
@@ -288,6 +321,8 @@ def main(argv=None) -> None:
     elif args.sweep:
         chosen = sweep_variants(freecure.pipe.unet)
         methods = [(label, CureMethod(label, cache, base, overrides)) for label, overrides in chosen]
+    elif args.fd_variants:
+        methods = fd_variant_methods(cache, base)
     else:
         methods = [
             (label, CureMethod(label, cache, base, spec) if isinstance(spec, dict) else

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
-from freecure_edit.cure.config import APG_MODES, INVERSIONS, METHODS, REFINERS, CureConfig
+from freecure_edit.cure.config import APG_MODES, FD_NOISES, INVERSIONS, MASK_SOURCES, METHODS, REFINERS, CureConfig
 from freecure_edit.errors import ConfigurationError
 
 LIST_SEPARATOR = ";"
 JPEG_QUALITY_RANGE = (1, 100)
-CHOICES = {"method": METHODS, "apg": APG_MODES, "inversion": INVERSIONS, "refine": REFINERS}
+CHOICES = {"method": METHODS, "apg": APG_MODES, "inversion": INVERSIONS, "refine": REFINERS,
+           "fd_noise": FD_NOISES, "mask_source": MASK_SOURCES}
 # The command line's option names where they differ from the field's: one flag given once per value.
 OPTION_ALIASES = {"fasa_layer": "fasa_layers", "attribute": "attributes"}
 

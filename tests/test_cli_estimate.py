@@ -20,6 +20,13 @@ CASES = [
     (HAIR_AND_SMILE, dict(steps=4, inversion="negative-prompt", apg="reinvert", gamma=0.5)),
     (HAIR_AND_SMILE, dict(steps=3, guidance=1.0, apg="reinvert", gamma=1.0, strength=0.7)),
     (HAIR, dict(steps=3, method="rofa", rofa_start=0.34)),
+    # The foundation branch's variants (issue 27) cost what the default does: it predicts at every step.
+    (HAIR_AND_SMILE, dict(steps=3, fd_start=0.4)),
+    (HAIR, dict(steps=3, inversion="ddim", fd_start=0.7)),
+    (HAIR, dict(steps=3, fd_noise="fresh", fd_seed=1)),
+    (HAIR, dict(steps=3, method="rofa", fd_noise="fresh", mask_source="fd")),
+    (HAIR_AND_SMILE, dict(steps=3, mask_source="photo")),
+    (HAIR, dict(steps=3, guidance=12.0, pd_guidance=7.5, fd_corrections=False)),
 ]
 
 

@@ -37,8 +37,8 @@ def test_rofa_with_a_full_mask_at_weight_one_follows_the_foundation_branch(load_
     image."""
     import freecure_edit.cure.pipeline as pipeline
 
-    def full_masks(parsed, photo_parse, fd_parse, maps, shape):
-        masks = same_masks(parsed, photo_parse, fd_parse, maps, shape)
+    def full_masks(parsed, photo_parse, fd_parse, maps, shape, **settings):
+        masks = same_masks(parsed, photo_parse, fd_parse, maps, shape, **settings)
         masks.union = torch.ones(shape)
         return masks
 
@@ -68,6 +68,32 @@ def test_the_same_mask_is_zero_wherever_either_parse_is():
     assert float(hair[4:, :].abs().max()) == 0.0
     assert float(hair[:4, :6].max()) > 0.0
     assert torch.equal(masks.union, hair)
+
+
+def test_the_same_mask_keeps_only_the_chosen_parses_factor():
+    """mask_source "photo" or "fd" (issue 27) drops the other parse's factor; a removal stays the photo's."""
+    shape = (8, 12)
+    photo_parse = {"hair": torch.zeros(shape), "eye_g": torch.zeros(shape)}
+    photo_parse["hair"][:, :6] = 1.0
+    photo_parse["eye_g"][2:4, 2:10] = 1.0
+    fd_parse = {"hair": torch.zeros(shape), "eye_g": torch.zeros(shape)}
+    fd_parse["hair"][:4, :] = 1.0
+    # Min-max normalised, so the smallest value is 0: put it in the corner no region reaches.
+    heat = torch.ones(4, 6)
+    heat[-1, -1] = 0.0
+    attention = {"hair": heat, "glasses": heat}
+
+    def hair(source):
+        return same_masks(parse_prompt("a woman with blonde hair"), photo_parse, fd_parse, attention, shape,
+                          source=source).per_attribute["hair"] > 0
+
+    assert hair("photo")[:, :6].all() and not hair("photo")[:, 6:].any()
+    assert hair("fd")[:4, :].all() and not hair("fd")[4:, :].any()
+    assert torch.equal(hair("both"), hair("photo") & hair("fd"))
+    for source in ("both", "photo", "fd"):
+        removal = same_masks(parse_prompt("a woman without glasses"), photo_parse, fd_parse, attention, shape,
+                             source=source)
+        assert torch.equal(next(iter(removal.per_attribute.values())) > 0, photo_parse["eye_g"] > 0)
 
 
 def test_blend_noise_is_the_authors_formula():

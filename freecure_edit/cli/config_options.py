@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from freecure_edit.cure.config import APG_MODES, INVERSIONS, METHODS, REFINERS
+from freecure_edit.cure.config import APG_MODES, FD_NOISES, INVERSIONS, MASK_SOURCES, METHODS, REFINERS
 from freecure_edit.cure.presets import config_defaults
 
 
@@ -63,6 +63,17 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
                                         "attributes: 1 retraces the photo there, lower lets it draw the asked "
                                         "attributes over the photo's.", float,
                                         none_means="0 with the exact inversion"),
+    "fd_start": ConfigOption("--fd-start", "The share of the steps during which the foundation branch keeps the "
+                             "photo's inverted trajectory (still predicting with the full prompt, for FASA) "
+                             "before it follows the prompt on its own; 0 starts it at the inverted noise.", float),
+    "fd_noise": ConfigOption("--fd-noise", "Where the foundation branch starts: inverted (the photo's inverted "
+                             "noise, so its layout is the photo's) or fresh (new noise from --fd-seed, as the "
+                             "paper generates; its layout is its own, and it runs without corrections).",
+                             click.Choice(FD_NOISES)),
+    "fd_seed": ConfigOption("--fd-seed", "The seed of --fd-noise fresh.", int),
+    "mask_source": ConfigOption("--mask-source", "Which parse draws an added or changed attribute's mask: both "
+                                "(the photo's and the foundation image's), photo, or fd; a removal's is always "
+                                "the photo's.", click.Choice(MASK_SOURCES)),
     "mask_dilation_px": ConfigOption("--mask-dilation-px", "Grow the attribute masks by this many working pixels.",
                                      int),
     "mask_feather_px": ConfigOption("--mask-feather-px", "Soften the attribute masks' edges over this many working "

@@ -14,6 +14,12 @@ METHODS = ("fasa", "rofa")
 REFINERS = ("none", "sam")
 APG_MODES = ("branch", "reinvert")
 INVERSIONS = ("exact", "ddim", "null-text", "negative-prompt")
+# Where the foundation branch starts: the photo's inverted z_T (this tool's setting for a photo), or fresh
+# Gaussian noise (the paper's own generation setting; its layout is not the photo's).
+FD_NOISES = ("inverted", "fresh")
+# Which parse draws an added or changed attribute's mask: the union of the photo's and the foundation
+# image's (DESIGN.md section 2 step 5), the photo's alone, or the foundation image's alone (the authors').
+MASK_SOURCES = ("both", "photo", "fd")
 # What each branch keeps of the exact front end's corrections inside the attributes, when not set:
 # chosen on the toy world (README, "Toy world"), where they raised round-glasses removal from 1/6 to
 # 6/6 and red hair from 3/6 to 5/6 on the 30-minute UNet and changed little on the better-trained one.
@@ -73,6 +79,21 @@ class CureConfig:
       the foundation branch draw the asked hair or remove the glasses where the corrections would paint
       the photo's back. Scales with `strength` up to 1 as well. Masks from `on_masks` or SAM come after
       the foundation branch, so this region is always the parser's.
+    fd_start: the share of the steps during which the foundation branch shares the photo's trajectory:
+      for the first k = round(fd_start * steps) steps its latent is the inversion's own (latents[i], the
+      photo's DDIM trajectory under every front end), where it still predicts with the full prompt so
+      that FASA has its keys and values there; from step k on it steps on its own from latents[k],
+      with its corrections (`fd_corrections`, `fd_mask_corrections`) as from z_T at 0. 0 (default) is
+      FD from z_T. It costs the same evaluations. Needs fd_noise "inverted" (`cure/foundation.py`).
+    fd_noise: "inverted" (default) starts the foundation branch from the photo's inverted z_T; "fresh"
+      from Gaussian noise drawn with `fd_seed`, as the paper generates, sampled without the exact front
+      end's corrections (they belong to the photo's trajectory). Its face is then laid out on its own,
+      not on the photo's, which FASA's premise needs: the result warns.
+    fd_seed: the seed of that fresh noise (ignored with "inverted").
+    mask_source: which parse draws an added or changed attribute's mask: "both" (default) the union of
+      the photo's and the foundation image's, "photo" the photo's alone, "fd" the foundation image's
+      alone. A removal's mask is always the photo's (the foundation image no longer has the thing).
+      With method "rofa", SAME's product of the two parses keeps only the chosen parse's factor.
     mask_dilation_px, mask_feather_px: how the attribute masks grow and soften, in working pixels.
     paste_feather_px: the soft edge of the paste-back into the full-resolution photo, in photo pixels;
         None: a 64th of the pasted region's short side (8 px for a 512 px photo or face crop).
@@ -107,6 +128,10 @@ class CureConfig:
     fd_corrections: bool = True
     mask_corrections: float | None = None
     fd_mask_corrections: float | None = None
+    fd_start: float = 0.0
+    fd_noise: str = "inverted"
+    fd_seed: int = 0
+    mask_source: str = "both"
     mask_dilation_px: int = 0
     mask_feather_px: float = 0.0
     paste_feather_px: float | None = None
@@ -131,6 +156,8 @@ class CureConfig:
         _check_choice("apg", self.apg, APG_MODES)
         _check_choice("inversion", self.inversion, INVERSIONS)
         _check_choice("refine", self.refine, REFINERS)
+        _check_choice("fd_noise", self.fd_noise, FD_NOISES)
+        _check_choice("mask_source", self.mask_source, MASK_SOURCES)
         if (self.steps is not None and self.steps < 1) or (self.draft_steps is not None and self.draft_steps < 1):
             raise ConfigurationError("steps must be at least 1")
         if self.steps is not None and self.steps > MAX_STEPS:
@@ -148,6 +175,13 @@ class CureConfig:
         for name in ("mask_corrections", "fd_mask_corrections"):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigurationError(f"{name} must be between 0 and 1")
+        if not 0.0 <= self.fd_start < 1.0:
+            raise ConfigurationError("fd_start must be at least 0 and below 1 (a share of the steps)")
+        if self.fd_start > 0 and self.fd_noise == "fresh":
+            raise ConfigurationError("fd_start shares the photo's trajectory and fd_noise 'fresh' leaves it: "
+                                     "use one of them")
+        if isinstance(self.fd_seed, bool) or not isinstance(self.fd_seed, int) or not 0 <= self.fd_seed < 2**63:
+            raise ConfigurationError(f"fd_seed must be a whole number from 0 to 2**63 - 1, got {self.fd_seed!r}")
         if self.mask_dilation_px < 0 or self.mask_feather_px < 0 or (self.paste_feather_px or 0) < 0:
             raise ConfigurationError("mask dilation and feather must not be negative")
         if not 0.0 <= self.rofa_start <= 1.0 or not 0.0 <= self.rofa_weight <= 1.0:

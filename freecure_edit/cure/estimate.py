@@ -4,7 +4,8 @@ The cost model, for N steps, with rows(g) = 2 under classifier-free guidance g !
 g_pd the photo branch's guidance and g_fd the foundation branch's:
 - inversion: exact (N + 1) rows(g_pd); ddim N rows(g_pd); negative-prompt N; null-text N + N (2 + k),
   k <= 10 optimisation iterations per step, each also a backward pass;
-- foundation: N rows(g_fd); on FLUX one row, or two with a removal under true_cfg > 1;
+- foundation: N rows(g_fd); on FLUX one row, or two with a removal under true_cfg > 1; the same with
+  fd_start (it predicts at the steps it shares the photo's trajectory too), fresh noise and any mask_source;
 - fasa (or rofa, the same pass with another name): N rows(g_pd); on FLUX, APG's branched steps of a
   removal under true_cfg > 1 are two rows;
 - apg, only with --apg reinvert and an abstract attribute in the prompt: A + A rows(g_fd), where

@@ -6,8 +6,9 @@ this module is the method itself:
 1. invert the photo with the template prompt (the photo branch, PD, is its trajectory), and parse it;
 2. run the foundation branch (FD) from the same z_T with the full prompt, recording its self-attention
    keys and values and the cross-attention of the attribute tokens; inside the photo's own attribute
-   region it gives up the exact front end's corrections (`corrections.py`);
-3. parse the FD image and build the attribute masks from both parses;
+   region it gives up the exact front end's corrections (`corrections.py`); it may share the photo's
+   trajectory for its first steps, or start from fresh noise instead (`foundation.py`);
+3. parse the FD image and build the attribute masks from both parses (or one: `mask_source`);
 4. sample PD again with FASA: its conditional queries also see FD's keys inside the mask (or, with
    method "rofa", blend its noise toward FD's inside the SAME mask);
 5. asymmetric prompt guidance (APG) for abstract attributes;
@@ -31,6 +32,7 @@ from freecure_edit.backbones.base import PromptPair
 from freecure_edit.cure.callbacks import CureCallbacks, MaskContext, StepInfo, raise_if_cancelled
 from freecure_edit.cure.config import CureConfig, CureStats
 from freecure_edit.cure.corrections import foundation_release, photo_release
+from freecure_edit.cure.foundation import foundation_start, foundation_warnings
 from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
@@ -128,7 +130,7 @@ def cure_at_working_size(
     fd_release = foundation_release(config, inversion, parsed, photo_parse, latent_size)
 
     with controller.installed():
-        # 2. The foundation branch, from the same noise, with the full prompt.
+        # 2. The foundation branch, from the same noise (or fresh noise), with the full prompt.
         with clock.phase("foundation"):
             capture = _attribute_tokens(backbone, parsed, fd_prompt, with_placed_abstract=config.refine == "sam")
             fd_latent, fd_noise = _foundation_pass(
@@ -139,16 +141,16 @@ def cure_at_working_size(
             fd_image = backbone.tensor_to_image(backbone.decode(fd_latent))
         report.check()
 
-        # 3. Where the attributes are: the photo's parse and the foundation image's.
+        # 3. Where the attributes are: the photo's parse and the foundation image's (`mask_source`).
         with clock.phase("parser"):
             fd_parse = parser.parse(fd_image)
         with clock.phase("masks"):
             if config.method == "rofa":
                 masks = same_masks(parsed, photo_parse, fd_parse, controller.cross_attention_maps(),
-                                   (photo.size[1], photo.size[0]))
+                                   (photo.size[1], photo.size[0]), source=config.mask_source)
             else:
                 masks = build_attribute_masks(
-                    parsed, photo_parse, fd_parse,
+                    parsed, photo_parse, fd_parse, source=config.mask_source,
                     dilation_px=config.mask_dilation_px, feather_px=config.mask_feather_px,
                 )
         mask_sources = {name: "parser" for name in masks.per_attribute}
@@ -265,14 +267,15 @@ def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_f
 
 
 def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, release, report):
-    """Denoise from z_T with the full prompt; with `fd_corrections`, along the photo's trajectory,
-    except for the share `release` of the corrections (see `foundation_release`).
+    """Denoise from z_T (or fresh noise) with the full prompt; with `fd_corrections`, along the photo's
+    trajectory, except for the share `release` of the corrections (see `foundation_release`). For its
+    first `fd_start` of the steps its latent is the photo's own (`foundation.py`).
 
     Keys and values are kept only at `fasa_steps`, the steps FASA will read. Returns the final latent
     and the guided noise of every step (ROFA blends it into the photo branch).
     """
     steps = config.steps
-    use_corrections = config.fd_corrections and isinstance(inversion, ExactInversion)
+    start = foundation_start(config, inversion)
     true_cfg = flux_true_cfg(inversion.backbone, config, fd_pair)
     controller.record(
         # With true CFG, FLUX's FD batch is [negative, prompt], as SD's guided one is [uncond, cond].
@@ -282,17 +285,19 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
         steps=fasa_steps,
     )
     own_negative = _has_negative(fd_pair)
-    z = inversion.zT
+    z = start.latent_at(0, start.initial, inversion)
     noises = []
     for i in range(steps):
         controller.step = i
         noise = inversion.predict_noise(i, z, fd_pair, config.guidance, own_negative=own_negative, true_cfg=true_cfg)
         if config.method == "rofa":
             noises.append(noise)
-        if use_corrections:
+        if start.corrections:
             z = inversion.next_latent(i, z, noise, pd_pair, config.photo_guidance, release=release)
         else:
             z = inversion.schedule.step(z, noise, i)
+        # Up to step k (fd_start) the photo's own latent replaces the step just taken.
+        z = start.latent_at(i + 1, z, inversion)
         report("foundation", i + 1, steps, z)
     return z, noises
 
@@ -325,7 +330,8 @@ def foundation_prompt(parsed: ParsedPrompt) -> tuple[str, str]:
 def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedPrompt) -> list[str]:
     """What this combination of settings cannot do, said once rather than dropped silently."""
     warnings = []
-    if config.fd_corrections and not isinstance(inversion, ExactInversion):
+    fresh = config.fd_noise == "fresh"  # its own warning says what it does without the corrections
+    if config.fd_corrections and not isinstance(inversion, ExactInversion) and not fresh:
         warnings.append(
             f"fd_corrections needs the exact inversion; with inversion {config.inversion!r} the foundation "
             "branch runs without corrections, so its layout may drift from the photo's"
@@ -338,11 +344,12 @@ def front_end_warnings(config: CureConfig, inversion: Inversion, parsed: ParsedP
             "branch has no corrections to give up, so the setting changes nothing"
         )
     if (config.fd_mask_corrections is not None and config.fd_mask_corrections < 1.0
-            and not (config.fd_corrections and exact)):
+            and not (config.fd_corrections and exact and not fresh)):
         warnings.append(
-            "fd_mask_corrections needs fd_corrections and the exact inversion: without them the foundation "
-            "branch has no corrections to give up, so the setting changes nothing"
+            "fd_mask_corrections needs fd_corrections, the exact inversion and fd_noise 'inverted': without "
+            "them the foundation branch has no corrections to give up, so the setting changes nothing"
         )
+    warnings.extend(foundation_warnings(config, inversion))
     if parsed.removals and inversion.backbone.kind == "flux":
         if config.true_cfg is None or config.true_cfg <= 1.0:
             warnings.append(

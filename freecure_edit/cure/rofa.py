@@ -24,8 +24,10 @@ def same_masks(
     fd_parse: dict[str, torch.Tensor],
     attention_maps: dict[str, torch.Tensor],
     shape: tuple[int, int],
+    source: str = "both",
 ) -> AttributeMasks:
-    """SAME masks at `shape` (the working image's height, width), one per spatial attribute."""
+    """SAME masks at `shape` (the working image's height, width), one per spatial attribute. `source`
+    "photo" or "fd" keeps only that parse's factor (`mask_source`); a removal's stays the photo's."""
     per_attribute: dict[str, torch.Tensor] = {}
     warnings: list[str] = []
     for attribute in parsed.spatial:
@@ -40,6 +42,10 @@ def same_masks(
         if attribute.remove:
             # Something to take away is in the photo only; the foundation image no longer has it.
             in_foundation = in_photo
+        elif source == "photo":
+            in_foundation = torch.ones_like(in_photo)
+        elif source == "fd":
+            in_photo = torch.ones_like(in_foundation)
         mask = heat * in_photo * in_foundation
         if float(mask.max()) <= 0:
             warnings.append(

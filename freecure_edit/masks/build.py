@@ -1,7 +1,9 @@
 """One mask per spatial attribute, from the parse of the photo and of the foundation (FD) image.
 
 An added or changed attribute covers its region in both images: where the old one was (it must be
-repainted) and where the new one goes. A removed attribute covers the photo's region only.
+repainted) and where the new one goes; `source` "photo" or "fd" keeps one image's region alone (to
+measure which the cure needs: issue 27). A removed attribute covers the photo's region only, under
+every source: the foundation image no longer has the thing, so its parse has nothing to say where.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from freecure_edit.masks.ops import dilate, feather, label_region
 from freecure_edit.prompts import ParsedPrompt
 
 logger = logging.getLogger(__name__)
+
+# Which parses draw an added or changed attribute's mask, and how the empty-mask warning names them.
+SOURCES = {"both": "the photo or the foundation image", "photo": "the photo", "fd": "the foundation image"}
 
 
 @dataclass
@@ -34,7 +39,9 @@ def _shape_of(parse: dict[str, torch.Tensor]) -> tuple[int, int]:
     return int(first.shape[-2]), int(first.shape[-1])
 
 
-def _check_settings(dilation_px: int, feather_px: float, threshold: float | None) -> None:
+def _check_settings(dilation_px: int, feather_px: float, threshold: float | None, source: str = "both") -> None:
+    if source not in SOURCES:
+        raise ConfigurationError(f"unknown mask source {source!r}; use one of {', '.join(SOURCES)}")
     if not isinstance(dilation_px, int) or dilation_px < 0:
         raise ConfigurationError(f"mask dilation must be a whole number of pixels >= 0, got {dilation_px!r}")
     if feather_px < 0:
@@ -48,6 +55,7 @@ def build_attribute_masks(
     photo_parse: dict[str, torch.Tensor],
     fd_parse: dict[str, torch.Tensor],
     *,
+    source: str = "both",
     dilation_px: int = 0,
     feather_px: float = 0,
     threshold: float | None = 0.5,
@@ -57,20 +65,19 @@ def build_attribute_masks(
     A region is the summed probability of the attribute's labels, binarised at `threshold` (None keeps
     it soft), then dilated by `dilation_px` and feathered over `feather_px`. The FD parse is resized
     to the photo parse's size when they differ. An attribute whose region has no pixel at 0.5 or
-    above is reported in `warnings` (and logged): its mask is empty and it will not be cured.
+    above is reported in `warnings` (and logged): its mask is empty and it will not be cured. `source`
+    says which parses an added or changed attribute's region comes from (see the module's note).
     """
-    _check_settings(dilation_px, feather_px, threshold)
+    _check_settings(dilation_px, feather_px, threshold, source)
     shape = _shape_of(photo_parse)
     per_attribute: dict[str, torch.Tensor] = {}
     warnings: list[str] = []
     for attribute in parsed.spatial:
-        region = label_region(photo_parse, attribute.labels, shape)
-        if not attribute.remove:
-            region = torch.maximum(region, label_region(fd_parse, attribute.labels, shape))
+        region = _region(attribute, photo_parse, fd_parse, shape, source)
         if threshold is not None:
             region = (region >= threshold).float()
         if float(region.max()) < 0.5:
-            where = "the photo" if attribute.remove else "the photo or the foundation image"
+            where = "the photo" if attribute.remove else SOURCES[source]
             message = (
                 f"the mask of {attribute.name!r} ({attribute.text!r}) is empty: the parser found no "
                 f"{'/'.join(attribute.labels)} in {where}"
@@ -82,3 +89,13 @@ def build_attribute_masks(
     for mask in per_attribute.values():
         union = torch.maximum(union, mask)
     return AttributeMasks(per_attribute=per_attribute, union=union, warnings=warnings)
+
+
+def _region(attribute, photo_parse, fd_parse, shape, source: str) -> torch.Tensor:
+    """The attribute's soft region from the parses `source` names (a removal: the photo's only)."""
+    if attribute.remove or source == "photo":
+        return label_region(photo_parse, attribute.labels, shape)
+    in_foundation = label_region(fd_parse, attribute.labels, shape)
+    if source == "fd":
+        return in_foundation
+    return torch.maximum(label_region(photo_parse, attribute.labels, shape), in_foundation)
