@@ -135,3 +135,28 @@ def test_every_front_end_offers_the_policy_with_the_same_default(command: str) -
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
     assert "--metadata [keep|strip-private|strip]" in text and "[default: strip-private]" in text
+
+
+@pytest.mark.parametrize("policy", ["keep", "strip-private", "strip"])
+def test_the_pages_download_follows_the_pages_policy(private_jpeg: Path, policy: str) -> None:
+    """The board (ui/board.py) writes a finished cure's download under the policy the page started with."""
+    import io
+    from types import SimpleNamespace
+
+    from freecure_edit.cure.config import CureConfig
+    from freecure_edit.service import events
+    from freecure_edit.service.events import ServiceEvent
+    from freecure_edit.ui.board import Board
+
+    loaded = load_image(private_jpeg)
+    board = Board(metadata=policy)
+    cure = board.add_cure(board.add_photo("phone.jpg", loaded, []), "a woman with red hair")
+    result = SimpleNamespace(config=CureConfig(), attributes=[], identity_similarity=None, mask_sources={})
+    outcome = SimpleNamespace(image=lambda: loaded.restore(loaded.rgb), photo=loaded, result=result, warnings=[])
+
+    board.on_event(ServiceEvent(events.DONE, cure.id, {"value": outcome}))
+
+    with Image.open(io.BytesIO(cure.result_png)) as written:
+        assert bool(private_parts(written)) is (policy == "keep")
+        assert (Base.Make in written.getexif()) is (policy != "strip")
+    assert (read_parameters(cure.result_png) is None) is (policy == "strip")

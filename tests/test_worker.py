@@ -82,6 +82,20 @@ def test_a_cure_writes_its_output_after_progress_events_carrying_its_id(worker, 
 
 
 
+
+def test_a_worker_started_with_metadata_keep_keeps_it(cli_models, tmp_path):  # noqa: F811
+    pool = WorkerPool([*cli_models.args(steps=STEPS), "--metadata", "keep"], tmp_path)
+    try:
+        photo = write_private_jpeg(tmp_path / "phone.jpg", size=(64, 48))
+        output = tmp_path / "cured.png"
+        reply = pool.live().answer(cure(photo, id="kept", output=str(output))).reply
+    finally:
+        pool.close()
+
+    assert reply["status"] == "ok", reply
+    with PIL.Image.open(output) as written:
+        assert {"gps", "serial", "owner"} <= set(private_parts(written))
+
 def test_a_written_output_keeps_no_gps_serial_or_owner_by_default(worker, tmp_path):
     photo = write_private_jpeg(tmp_path / "phone.jpg", size=(64, 48))
     output = tmp_path / "cured.png"

@@ -95,15 +95,13 @@ def model_files_folder(source: str) -> Path | None:
         return path
     if path.exists():
         return None
-    from huggingface_hub import try_to_load_from_cache
-
-    from freecure_edit.models.locations import hub_cache_dir
+    from freecure_edit.models.presence import cached_hub_file
 
     try:
-        found = try_to_load_from_cache(source, "model_index.json", cache_dir=hub_cache_dir())
-    except ValueError:
+        found = cached_hub_file(source, "model_index.json")
+    except ValueError:  # not a Hub id either
         return None
-    return Path(found).parent if isinstance(found, str) else None
+    return Path(found).parent if found is not None else None
 
 
 def shape_of_folder(folder: Path) -> DenoiserShape | None:

@@ -51,17 +51,23 @@ def looks_local(source: str) -> bool:
             or Path(source).suffix.lower() in {".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
 
 
-def hub_model_cached(repo_id: str, marker: str) -> bool:
-    """Whether `marker` (a file every copy of the repository has) is in the local Hugging Face cache."""
+def cached_hub_file(repo_id: str, name: str) -> str | None:
+    """The local path of `name` of Hub repository `repo_id` in the Hugging Face cache, or None; reads
+    the cache only. ValueError when `repo_id` is not a valid repository id."""
     from huggingface_hub import try_to_load_from_cache
 
     from freecure_edit.models.locations import hub_cache_dir
 
+    found = try_to_load_from_cache(repo_id, name, cache_dir=hub_cache_dir())
+    return found if isinstance(found, str) else None
+
+
+def hub_model_cached(repo_id: str, marker: str) -> bool:
+    """Whether `marker` (a file every copy of the repository has) is in the local Hugging Face cache."""
     try:
-        found = try_to_load_from_cache(repo_id, marker, cache_dir=hub_cache_dir())
+        return cached_hub_file(repo_id, marker) is not None
     except ValueError:  # not a valid repository id: loading will say what is wrong with it
         return True
-    return isinstance(found, str)
 
 
 def missing_sources(sources: list[tuple[str, str, str]], *, reachable=hub_reachable) -> list[str]:
