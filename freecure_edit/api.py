@@ -69,6 +69,7 @@ class FreeCure:
 
             self.refiner = SamRefiner.from_checkpoint(sam_checkpoint, device=self.backbone.device)
         self._inversions: OrderedDict[tuple, object] = OrderedDict()
+        self.adapter = None  # the IP-Adapter FaceID `generate` runs with (load_adapter)
 
     @classmethod
     def from_pretrained(
@@ -129,6 +130,47 @@ class FreeCure:
             callbacks.on_result(result)
         return result
 
+    # -- generation inside IP-Adapter FaceID ---------------------------------------------------------
+
+    def load_adapter(self, source: str | None = None, weight_name: str | None = None):
+        """Load an IP-Adapter FaceID (Hub id, folder or file; default h94/IP-Adapter-FaceID's file for
+        this model) into the model for `generate`. Curing photos afterwards is refused until
+        `unload_adapter`: the adapter's processors would change every cure."""
+        from freecure_edit.generation.adapter import DEFAULT_ADAPTER, load_faceid_adapter
+
+        if self.adapter is not None:
+            self.unload_adapter()
+        self.adapter = load_faceid_adapter(self.pipe, source or DEFAULT_ADAPTER, weight_name, family=self.backbone.kind)
+        return self.adapter
+
+    def unload_adapter(self) -> None:
+        if self.adapter is not None:
+            self.pipe.unload_ip_adapter()
+            if getattr(self.pipe.unet, "peft_config", None):
+                self.pipe.delete_adapters([name for name in self.pipe.unet.peft_config if name.startswith("faceid_")])
+            self.adapter = None
+
+    def generate(self, id_image, prompt: str, config: CureConfig | None = None, *, seed: int | None = 0,
+                 latents: torch.Tensor | None = None, identity=None, progress=None,
+                 callbacks: CureCallbacks | None = None, cancel=None):
+        """Generate `prompt` as the person in `id_image` (a path, PIL image or LoadedImage) with the loaded
+        IP-Adapter FaceID, and cure the attributes the adapter suppresses (generation/pipeline.py).
+
+        PD (the adapter alone) and FD (no identity) start from one z_T: `latents` (1, C, h, w) when given,
+        else noise drawn on the CPU from `seed`. `identity`: a ready embedding instead of `id_image`'s
+        (then the face pack is only used to measure the result). Returns a GenerationResult with the
+        cured image, PD alone, FD and the masks."""
+        from freecure_edit.generation.run import run_generation
+
+        reference = None if id_image is None else _rgb_photo(id_image)
+        if reference is None and identity is None:
+            raise ConfigurationError("generate needs a reference image (id_image) or an identity embedding")
+        result = run_generation(self, self.adapter, reference, prompt, config, seed=seed, latents=latents,
+                                identity=identity, progress=progress, callbacks=callbacks, cancel=cancel)
+        if callbacks is not None and callbacks.on_result is not None:
+            callbacks.on_result(result)
+        return result
+
     def forget_inversions(self) -> None:
         """Drop the cached inversions: the next cure inverts its photo again, and its stats count that.
         For measuring each setting's own cost, as the evaluation does."""
@@ -141,6 +183,8 @@ class FreeCure:
 
     def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks, cancel,
               detected=None) -> CureResult:
+        if self.adapter is not None:
+            raise ConfigurationError("an IP-Adapter is loaded for generate; call unload_adapter() before curing photos")
         if config.refine == "sam" and self.refiner is None:
             raise ConfigurationError("refine='sam' needs a SAM checkpoint: pass --sam-checkpoint PATH (sam_vit_b_01ec64.pth)")
         photo = _rgb_photo(image)

@@ -163,11 +163,18 @@ def load_freecure(choice: ModelChoice, device, *, detect: bool):
 
     if detect and choice.face_pack is None:
         choice = check_face_pack(choice)
-    return FreeCure.from_pretrained(
+    toy_pack = detect and choice.face_pack == "toy"
+    fc = FreeCure.from_pretrained(
         choice.model, parser=choice.parser, parser_model=choice.parser_model, device=device, dtype=choice.dtype,
         offload=choice.offload, model_config=str(choice.model_config) if choice.model_config else None,
         vae=choice.vae, allow_pickle=choice.allow_pickle,
-        detector=choice.face_pack if detect else None,
+        detector=choice.face_pack if detect and not toy_pack else None,
         face_root=str(choice.face_root) if choice.face_root else None,
         sam_checkpoint=str(choice.sam_checkpoint) if choice.sam_checkpoint else None,
     )
+    if toy_pack:
+        # The toy world's identity judge as a face pack (toyworld/face_pack.py): the toy adapters' identity.
+        from freecure_edit.toyworld.face_pack import ToyFaceAnalyzer
+
+        fc.face_analyzer = ToyFaceAnalyzer()
+    return fc

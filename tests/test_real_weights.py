@@ -64,3 +64,19 @@ def test_a_cure_changes_the_hair_and_keeps_the_background(freecure):
     change = np.abs(np.asarray(result.working_image, float) - np.asarray(result.reconstruction, float)).mean(-1)
     assert change[hair].mean() > 2 * change[~hair].mean()
     assert np.asarray(result.image)[-32:].tolist() == np.asarray(photo)[-32:].tolist()
+
+
+def test_generation_inside_ip_adapter_faceid_keeps_the_person_and_changes_the_hair():
+    """Needs h94/IP-Adapter-FaceID's ip-adapter-faceid_sd15.bin in the Hugging Face cache and insightface's
+    buffalo_l pack in ~/.insightface/models."""
+    from freecure_edit import FreeCure
+    from freecure_edit.cure.config import CureConfig
+
+    fc = FreeCure.from_pretrained(detector="buffalo_l")
+    fc.load_adapter("h94/IP-Adapter-FaceID")
+    result = fc.generate(SAMPLE, "a photo of a woman with red curly hair", CureConfig(steps=30), seed=0)
+    assert result.identity_similarity is not None and result.identity_similarity > 0.3
+    # The cure changes the hair region and little else.
+    hair = result.masks["union"].numpy() > 0.5
+    change = np.abs(np.asarray(result.image, np.float64) - np.asarray(result.pd_image, np.float64)).mean(axis=2)
+    assert hair.any() and change[hair].mean() > 2 * change[~hair].mean()

@@ -70,7 +70,9 @@ class AttentionController:
 
     fasa_layers: self-attention processor names (from `default_fasa_layers`); latent_size: (h, w) of the
     latents the UNet will see; cache_device: where FD's keys and values wait between passes (None: where
-    they were computed).
+    they were computed). self_attention_only: route only the self-attention layers and leave every
+    cross-attention processor in place (generation inside IP-Adapter, whose cross-attention processors
+    carry the identity); no cross-attention maps are recorded then.
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class AttentionController:
         fasa_layers: Sequence[str],
         latent_size: tuple[int, int],
         cache_device: torch.device | str | None = None,
+        self_attention_only: bool = False,
     ) -> None:
         _check_fasa_layers(unet, fasa_layers)
+        self._self_attention_only = bool(self_attention_only)
         self.step: int | None = None
         self.calls = 0
         self._unet = unet
@@ -94,10 +98,12 @@ class AttentionController:
     def installed(self) -> Iterator[AttentionController]:
         """Route every attention layer of the UNet through this controller; always restore the originals."""
         originals = self._unet.attn_processors
-        check_replaceable(originals)
-        self._unet.set_attn_processor(
-            {name: ControlledAttnProcessor(name, self, slice_size_of(p)) for name, p in originals.items()}
-        )
+        routed = {name: p for name, p in originals.items()
+                  if not self._self_attention_only or is_self_attention(self._unet, name)}
+        check_replaceable(routed)
+        replaced = {name: ControlledAttnProcessor(name, self, slice_size_of(p)) if name in routed else p
+                    for name, p in originals.items()}
+        self._unet.set_attn_processor(replaced)
         try:
             yield self
         finally:

@@ -42,6 +42,19 @@ class Conditioning:
         )
 
 
+# The Conditioning.extras key of an IP-Adapter's identity embedding, one (1, embedding) row per batch row:
+# generation inside IP-Adapter FaceID (freecure_edit/generation) gives each row its own, so the personalized
+# branch and the foundation branch (a zero embedding) share one denoiser call.
+IDENTITY_EMBEDS = "ip_image_embeds"
+
+
+def identity_conditions(conditioning: Conditioning, dtype: torch.dtype) -> dict:
+    """The UNet's `added_cond_kwargs` entry for an identity embedding: diffusers takes one tensor per loaded
+    adapter, (rows, images, embedding); empty when the conditioning carries none."""
+    identity = conditioning.extras.get(IDENTITY_EMBEDS)
+    return {} if identity is None else {"image_embeds": [identity.to(dtype)]}
+
+
 @dataclass
 class PromptPair:
     """A prompt's conditioning and its unconditional (negative prompt) counterpart."""
@@ -53,6 +66,15 @@ class PromptPair:
 
     def with_uncond(self, uncond: Conditioning) -> "PromptPair":
         return replace(self, uncond=uncond)
+
+
+def with_identity(pair: PromptPair, cond: torch.Tensor, uncond: torch.Tensor) -> PromptPair:
+    """`pair` with an identity embedding (1, 1, dim) on its conditional and unconditional rows."""
+    return replace(
+        pair,
+        cond=Conditioning(pair.cond.hidden_states, {**pair.cond.extras, IDENTITY_EMBEDS: cond}),
+        uncond=Conditioning(pair.uncond.hidden_states, {**pair.uncond.extras, IDENTITY_EMBEDS: uncond}),
+    )
 
 
 def guided_rows(pair: PromptPair, guidance_scale: float) -> Conditioning:

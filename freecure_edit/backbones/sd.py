@@ -5,7 +5,7 @@ from __future__ import annotations
 import PIL.Image
 import torch
 
-from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair
+from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair, identity_conditions
 from freecure_edit.models.defaults import STABLE_DIFFUSION_DEFAULTS, ModelDefaults
 from freecure_edit.schedules.ddim import DDIMSchedule, ddim_schedule
 
@@ -99,7 +99,7 @@ class StableDiffusionBackbone:
         return output.float()
 
     def _added_conditions(self, conditioning: Conditioning, dtype: torch.dtype) -> dict | None:
-        return None
+        return identity_conditions(conditioning, dtype) or None
 
     # -- pixels <-> latents ---------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from freecure_edit.backbones.base import Conditioning, PromptPair
+from freecure_edit.backbones.base import IDENTITY_EMBEDS, Conditioning, PromptPair, identity_conditions
 from freecure_edit.backbones.sd import StableDiffusionBackbone
 from freecure_edit.models.defaults import SDXL_DEFAULTS
 
@@ -43,4 +43,5 @@ class StableDiffusionXLBackbone(StableDiffusionBackbone):
         return time_ids.to(self.device)
 
     def _added_conditions(self, conditioning: Conditioning, dtype: torch.dtype) -> dict:
-        return {key: value.to(dtype) for key, value in conditioning.extras.items()}
+        added = {key: value.to(dtype) for key, value in conditioning.extras.items() if key != IDENTITY_EMBEDS}
+        return {**added, **identity_conditions(conditioning, dtype)}

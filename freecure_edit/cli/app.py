@@ -13,6 +13,7 @@ from freecure_edit.cli.explain import explain
 from freecure_edit.cli.faces import faces
 from freecure_edit.cli.failures import OneLineErrorsGroup
 from freecure_edit.cli.fix import fix
+from freecure_edit.cli.generate import generate
 from freecure_edit.cli.messages import PROGRAM
 from freecure_edit.cli.ui import ui
 from freecure_edit.cli.worker import worker
@@ -31,6 +32,7 @@ def cli() -> None:
 
 cli.add_command(fix)
 cli.add_command(batch)
+cli.add_command(generate)
 cli.add_command(explain)
 cli.add_command(faces)
 cli.add_command(doctor)

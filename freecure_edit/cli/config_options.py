@@ -140,16 +140,29 @@ def _click_option(field_name: str, spec: ConfigOption, default: Any):
 
 def cure_config_options(command):
     """Decorate a click command with every CureConfig option (in the dataclass's order in --help)."""
-    defaults = config_defaults()
-    for field_name in reversed(list(CONFIG_OPTIONS)):
-        command = _click_option(field_name, CONFIG_OPTIONS[field_name], defaults.get(field_name))(command)
-    return command
+    return config_options_for(CONFIG_OPTIONS)(command)
+
+
+def config_options_for(field_names, defaults: dict[str, Any] | None = None):
+    """A decorator adding the options of `field_names` only (`generate` takes those that mean something
+    for a generation), with `defaults` overriding the dataclass's where that command's differ."""
+    chosen = {**config_defaults(), **(defaults or {})}
+
+    def decorate(command):
+        for field_name in reversed([name for name in CONFIG_OPTIONS if name in set(field_names)]):
+            command = _click_option(field_name, CONFIG_OPTIONS[field_name], chosen.get(field_name))(command)
+        return command
+
+    return decorate
 
 
 def config_values(params: dict[str, Any]) -> dict[str, Any]:
-    """CureConfig keyword arguments from a command's parameters; unused repeatable options are None."""
+    """CureConfig keyword arguments from a command's parameters (the options it has); unused repeatable
+    options are None."""
     values = {}
     for field_name, spec in CONFIG_OPTIONS.items():
+        if option_name(field_name) not in params:
+            continue
         value = params[option_name(field_name)]
         if spec.repeatable or spec.nargs > 1:
             value = tuple(value) if value else None
@@ -161,6 +174,8 @@ def explicitly_given(context: click.Context) -> set[str]:
     """The CureConfig fields whose option the user typed (rather than left at the default)."""
     given = set()
     for field_name in CONFIG_OPTIONS:
+        if option_name(field_name) not in context.params:
+            continue
         source = context.get_parameter_source(option_name(field_name))
         if source is not None and source != click.core.ParameterSource.DEFAULT:
             given.add(field_name)

@@ -33,7 +33,7 @@ def _settings_line(settings: dict) -> str:
 
 
 def text_report(report: dict) -> str:
-    lines = [f"prompt:    {report['prompt']}", f"template:  {report['template']}  (inverts the photo)"]
+    lines = [f"prompt:    {report['prompt']}", f"template:  {report['template']}  (inverts the photo in `fix`; APG re-inverts with it in `generate`)"]
     if report["source"] != report["prompt"]:
         lines[0] += "  (as the text encoder gets it)"
     if report["negative_prompt"]:
@@ -52,7 +52,7 @@ def text_report(report: dict) -> str:
 
 
 @click.command("explain")
-@click.option("-p", "--prompt", required=True, help="The prompt to read, as given to `fix`.")
+@click.option("-p", "--prompt", required=True, help="The prompt to read, as given to `fix` or `generate`.")
 @click.option("--template", help="Override the subject template, as `fix --template` does.")
 @click.option("--attribute", "attributes", multiple=True, metavar="PHRASE",
               help="Override the attributes, as `fix --attribute` does; repeat for several.")

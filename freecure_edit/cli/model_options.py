@@ -33,7 +33,7 @@ _OPTIONS = (
     click.option("--face-pack", default=DEFAULT_FACE_PACK,
                  help="The face pack that detects faces and measures identity (unused with --no-detect): an "
                       "insightface pack (buffalo_l, antelopev2), dlib (HOG detector) or dlib-mmod (CNN detector: "
-                      "slower, better on turned faces)  [default: buffalo_l when on disk, else dlib when installed]"),
+                      "slower, better on turned faces); toy is the toy world's identity judge  [default: buffalo_l when on disk, else dlib when installed]"),
     click.option("--face-root", type=click.Path(path_type=Path),
                  help="The pack's folder, a folder holding it, or an insightface root  "
                       "[default: $INSIGHTFACE_HOME, else ~/.insightface]"),

@@ -10,6 +10,7 @@ from freecure_edit.prompts import ParsedPrompt
 
 PHASE_LABELS = {
     "inversion": "inverting the photo",
+    "generation": "PD and FD generation",
     "foundation": "foundation branch",
     "masks": "attribute masks",
     "sam": "SAM refinement",

@@ -70,8 +70,9 @@ def _cached_file(cache: Path, repo_id: str, names: tuple[str, ...]) -> str | Non
 
 def hub_model(name: str, repo_id: str, files: list[tuple[str, ...]], **details) -> ModelStatus:
     cache = hub_cache_dir()
+    command = details.get("used_by", "fix").split()[0]
     model = ModelStatus(name, repo_id, downloads_automatically=True,
-                        how_to_get=f"hf download {repo_id} (or run `fix` once while online)", **details)
+                        how_to_get=f"hf download {repo_id} (or run `{command}` once while online)", **details)
     folder = _repo_folder(cache, repo_id)
     if not folder.is_dir():
         return model
@@ -160,6 +161,9 @@ def model_report() -> list[ModelStatus]:
                   used_by="fix --model " + FLUX_SCHNELL_MODEL, needed_by_fix=False, licence="Apache-2.0"),
         hub_model("SegFormer face parser (default --parser)", DEFAULT_SEGFORMER_MODEL,
                   [("config.json",), _TEXT_WEIGHTS], used_by="fix", needed_by_fix=True, licence=NON_COMMERCIAL_FACES),
+        hub_model("IP-Adapter FaceID (generate --adapter)", "h94/IP-Adapter-FaceID",
+                  [("ip-adapter-faceid_sd15.bin",), ("ip-adapter-faceid_sdxl.bin",)], used_by="generate",
+                  needed_by_fix=False, licence="non-commercial research use only (as insightface's models)"),
         sam_model(),
         insightface_model(),
         dlib_model(),
@@ -175,6 +179,7 @@ LICENCES = (
     ("face parsers (jonathandinu/face-parsing, BiSeNet 79999_iter.pth)", NON_COMMERCIAL_FACES),
     ("SAM checkpoints", "Apache-2.0"),
     ("insightface packs (buffalo_l, antelopev2)", "non-commercial research use only"),
+    ("IP-Adapter FaceID (h94/IP-Adapter-FaceID, for generate)", "non-commercial research use only"),
     ("dlib face pack (dlib-bin, face_recognition_models)", "dlib: Boost Software License; its model files: CC0 1.0 "
      "(commercial use allowed; the 68-point predictor in the same package, not used here, is not)"),
 )

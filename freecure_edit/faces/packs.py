@@ -118,6 +118,8 @@ def choose_face_pack(pack: str | None, root: str | os.PathLike | None = None) ->
     from freecure_edit.faces.dlib_pack import DLIB_PACKS, INSTALL_HINT, SAME_PERSON_SIMILARITY, check_dlib_pack, missing_parts
 
     given = Path(root).expanduser() if root is not None else None
+    if pack == "toy":
+        return FacePackChoice(pack)  # the committed toy judges (toyworld/face_pack.py)
     if pack in DLIB_PACKS:
         check_dlib_pack(pack, given)
         return FacePackChoice(pack, given)

@@ -1,0 +1,106 @@
+"""Loading an IP-Adapter FaceID into a Stable Diffusion (1.x or SDXL) pipeline, through diffusers' own
+`load_ip_adapter`: from a Hub id (the Hugging Face cache), a local folder or a single file.
+
+diffusers reads a `.bin` with `torch.load(weights_only=True)` and a `.safetensors` by its `image_proj.` and
+`ip_adapter.` prefixes. FaceID's LoRA is applied through peft, and without peft diffusers only warns and
+runs the adapter without it, which is not the model its authors trained: that is refused here instead.
+FaceID Plus and PlusV2 need CLIP image features of the reference beside the identity embedding; they are
+recognised and refused with a message until that path exists (README, generation mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from freecure_edit.errors import ConfigurationError, ModelNotFoundError
+
+# The files of h94/IP-Adapter-FaceID for each base model; a folder or Hub id without a weight name gets these.
+DEFAULT_WEIGHT_NAMES = {"sd": "ip-adapter-faceid_sd15.bin", "sdxl": "ip-adapter-faceid_sdxl.bin"}
+DEFAULT_ADAPTER = "h94/IP-Adapter-FaceID"
+ADAPTER_SUFFIXES = (".safetensors", ".bin")
+
+
+@dataclass(frozen=True)
+class LoadedAdapter:
+    """What was loaded: its kind ("faceid"), the identity embedding length it takes, and from where."""
+
+    kind: str
+    id_dim: int
+    source: str
+    weight_name: str
+    lora: bool
+
+
+def adapter_location(source: str, weight_name: str | None, family: str) -> tuple[str, str, str]:
+    """(path or Hub id, subfolder, weight name) for `load_ip_adapter`, from what the user gave.
+
+    A file is split into its folder and name; a folder with no `weight_name` must hold exactly one
+    .safetensors or .bin file (or the family's default name); anything else is a Hub id."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        if path.suffix not in ADAPTER_SUFFIXES:
+            raise ConfigurationError(f"{source} is not an IP-Adapter file (.safetensors or .bin)")
+        return str(path.parent), "", path.name
+    if path.is_dir():
+        if weight_name is not None:
+            if not (path / weight_name).is_file():
+                raise ModelNotFoundError(f"the adapter folder {path} has no file {weight_name}")
+            return str(path), "", weight_name
+        candidates = sorted(p.name for p in path.iterdir() if p.suffix in ADAPTER_SUFFIXES)
+        default = DEFAULT_WEIGHT_NAMES.get(family)
+        if default in candidates:
+            return str(path), "", default
+        if len(candidates) != 1:
+            found = ", ".join(candidates) or "none"
+            raise ConfigurationError(f"the adapter folder {path} holds {found}: name the file with --adapter-weight-name")
+        return str(path), "", candidates[0]
+    if source.startswith((".", "/", "~")) or source.count("/") != 1:
+        raise ModelNotFoundError(f"IP-Adapter {source!r} not found: it is neither a file, a folder nor a Hub id")
+    name = weight_name or DEFAULT_WEIGHT_NAMES.get(family)
+    if name is None:
+        raise ConfigurationError(f"no default IP-Adapter FaceID file for a {family} model: pass --adapter-weight-name")
+    return source, "", name
+
+
+def check_adapter_source(source: str) -> None:
+    """Refuse, before any model loads, an adapter given as a path that is not there (a Hub id is left to
+    the loader, which reads the Hugging Face cache)."""
+    path = Path(source).expanduser()
+    looks_like_path = source.startswith((".", "/", "~")) or path.suffix in ADAPTER_SUFFIXES or source.count("/") != 1
+    if looks_like_path and not path.exists():
+        raise ModelNotFoundError(f"IP-Adapter {source!r} not found: it is neither a file, a folder nor a Hub id")
+
+
+def load_faceid_adapter(pipe, source: str = DEFAULT_ADAPTER, weight_name: str | None = None, *,
+                        family: str = "sd") -> LoadedAdapter:
+    """Load the adapter into `pipe` (its UNet's cross-attention processors and image projection, and the
+    FaceID LoRA through peft) and say what it is; refuses what generation mode cannot run."""
+    from diffusers.utils import USE_PEFT_BACKEND
+
+    if family not in DEFAULT_WEIGHT_NAMES:
+        raise ConfigurationError(f"generation mode runs IP-Adapter FaceID on SD 1.x and SDXL, not on {family}")
+    if not USE_PEFT_BACKEND:
+        raise ConfigurationError("IP-Adapter FaceID's LoRA needs peft, which is not installed: pip install peft")
+    location, subfolder, name = adapter_location(source, weight_name, family)
+    try:
+        pipe.load_ip_adapter(location, subfolder=subfolder, weight_name=name, image_encoder_folder=None)
+    except OSError as error:
+        raise ModelNotFoundError(f"IP-Adapter {source!r} ({name}) could not be loaded: {_first_line(error)}") from None
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise ModelNotFoundError(
+            f"{source} ({name}) is not an IP-Adapter for this model: {_first_line(error)}") from None
+    projection = pipe.unet.encoder_hid_proj.image_projection_layers[0]
+    kind = type(projection).__name__
+    if kind != "IPAdapterFaceIDImageProjection":
+        pipe.unload_ip_adapter()
+        if kind == "IPAdapterFaceIDPlusImageProjection":
+            raise ConfigurationError(f"{source} is IP-Adapter FaceID Plus, which also needs CLIP image features of "
+                                     "the reference; generation mode runs plain IP-Adapter FaceID so far")
+        raise ConfigurationError(f"{source} is an IP-Adapter ({kind}) without a face embedding, not IP-Adapter FaceID")
+    lora = any(name.startswith("faceid_") for name in getattr(pipe.unet, "peft_config", {}) or {})
+    return LoadedAdapter("faceid", int(projection.ff.net[0].proj.in_features), str(source), name, lora)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
