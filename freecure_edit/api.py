@@ -132,16 +132,30 @@ class FreeCure:
 
     # -- generation inside IP-Adapter FaceID ---------------------------------------------------------
 
-    def load_adapter(self, source: str | None = None, weight_name: str | None = None):
+    def load_adapter(self, source: str | None = None, weight_name: str | None = None, *, image_encoder=None,
+                     shortcut: bool | None = None):
         """Load an IP-Adapter FaceID (Hub id, folder or file; default h94/IP-Adapter-FaceID's file for
         this model) into the model for `generate`. Curing photos afterwards is refused until
-        `unload_adapter`: the adapter's processors would change every cure."""
+        `unload_adapter`: the adapter's processors would change every cure.
+
+        FaceID Plus / PlusV2 also read CLIP image features of the reference: `image_encoder` (a
+        CLIPVisionModelWithProjection, or a Hub id or folder of one; default laion's ViT-H-14), or False
+        when `reference_features` is set to the caller's own; `shortcut` is PlusV2's (default: from the
+        file name)."""
         from freecure_edit.generation.adapter import DEFAULT_ADAPTER, load_faceid_adapter
 
         if self.adapter is not None:
             self.unload_adapter()
-        self.adapter = load_faceid_adapter(self.pipe, source or DEFAULT_ADAPTER, weight_name, family=self.backbone.kind)
+        self.adapter = load_faceid_adapter(self.pipe, source or DEFAULT_ADAPTER, weight_name, family=self.backbone.kind,
+                                           image_encoder=image_encoder, shortcut=shortcut)
         return self.adapter
+
+    def reference_features(self, image):
+        """FaceID Plus's (cond, uncond) features of the reference image, each (1, 1, tokens, width): the
+        pipeline's CLIP image encoder by default; assign a function to replace it (the toy world does)."""
+        from freecure_edit.generation.adapter import clip_reference_features
+
+        return clip_reference_features(self.pipe, image)
 
     def unload_adapter(self) -> None:
         if self.adapter is not None:

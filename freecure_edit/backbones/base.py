@@ -48,6 +48,18 @@ class Conditioning:
 IDENTITY_EMBEDS = "ip_image_embeds"
 
 
+# IP-Adapter FaceID Plus also reads image features of the reference, (1, 1, tokens, width) per row; diffusers
+# takes them as an attribute of the adapter's projection (`clip_embeds`), set before each call.
+IDENTITY_FEATURES = "ip_clip_embeds"
+
+
+def set_identity_features(unet, conditioning: Conditioning, dtype: torch.dtype) -> None:
+    """Hand the rows' reference features to a loaded FaceID Plus projection (nothing without them)."""
+    features = conditioning.extras.get(IDENTITY_FEATURES)
+    if features is not None:
+        unet.encoder_hid_proj.image_projection_layers[0].clip_embeds = features.to(dtype)
+
+
 def identity_conditions(conditioning: Conditioning, dtype: torch.dtype) -> dict:
     """The UNet's `added_cond_kwargs` entry for an identity embedding: diffusers takes one tensor per loaded
     adapter, (rows, images, embedding); empty when the conditioning carries none."""
@@ -68,12 +80,19 @@ class PromptPair:
         return replace(self, uncond=uncond)
 
 
-def with_identity(pair: PromptPair, cond: torch.Tensor, uncond: torch.Tensor) -> PromptPair:
-    """`pair` with an identity embedding (1, 1, dim) on its conditional and unconditional rows."""
+def with_identity(pair: PromptPair, cond: torch.Tensor, uncond: torch.Tensor,
+                  features: tuple[torch.Tensor, torch.Tensor] | None = None) -> PromptPair:
+    """`pair` with an identity embedding (1, 1, dim) on its conditional and unconditional rows, and with
+    `features` (cond, uncond), FaceID Plus's reference features."""
+    def extras(conditioning: Conditioning, embedding, feature) -> dict:
+        added = {IDENTITY_EMBEDS: embedding} if feature is None else {IDENTITY_EMBEDS: embedding, IDENTITY_FEATURES: feature}
+        return {**conditioning.extras, **added}
+
+    cond_features, uncond_features = features if features is not None else (None, None)
     return replace(
         pair,
-        cond=Conditioning(pair.cond.hidden_states, {**pair.cond.extras, IDENTITY_EMBEDS: cond}),
-        uncond=Conditioning(pair.uncond.hidden_states, {**pair.uncond.extras, IDENTITY_EMBEDS: uncond}),
+        cond=Conditioning(pair.cond.hidden_states, extras(pair.cond, cond, cond_features)),
+        uncond=Conditioning(pair.uncond.hidden_states, extras(pair.uncond, uncond, uncond_features)),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import PIL.Image
 import torch
 
-from freecure_edit.backbones.base import Conditioning, DenoiserCounter, PromptPair, identity_conditions
+from freecure_edit.backbones.base import (
+    Conditioning, DenoiserCounter, PromptPair, identity_conditions, set_identity_features,
+)
 from freecure_edit.models.defaults import STABLE_DIFFUSION_DEFAULTS, ModelDefaults
 from freecure_edit.schedules.ddim import DDIMSchedule, ddim_schedule
 
@@ -89,6 +91,7 @@ class StableDiffusionBackbone:
         self.counter.evaluations += latents.shape[0]
         self.counter.calls += 1
         dtype = self.unet.dtype
+        set_identity_features(self.unet, conditioning, dtype)
         output = self.unet(
             latents.to(device=self.device, dtype=dtype),
             timestep,

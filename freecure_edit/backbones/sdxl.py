@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from freecure_edit.backbones.base import IDENTITY_EMBEDS, Conditioning, PromptPair, identity_conditions
+from freecure_edit.backbones.base import (
+    IDENTITY_EMBEDS, IDENTITY_FEATURES, Conditioning, PromptPair, identity_conditions,
+)
 from freecure_edit.backbones.sd import StableDiffusionBackbone
 from freecure_edit.models.defaults import SDXL_DEFAULTS
 
@@ -43,5 +45,5 @@ class StableDiffusionXLBackbone(StableDiffusionBackbone):
         return time_ids.to(self.device)
 
     def _added_conditions(self, conditioning: Conditioning, dtype: torch.dtype) -> dict:
-        added = {key: value.to(dtype) for key, value in conditioning.extras.items() if key != IDENTITY_EMBEDS}
+        added = {key: value.to(dtype) for key, value in conditioning.extras.items() if key not in (IDENTITY_EMBEDS, IDENTITY_FEATURES)}
         return {**added, **identity_conditions(conditioning, dtype)}

@@ -1,7 +1,7 @@
 """Generation mode: FreeCure inside a face-personalization model (IP-Adapter FaceID), as the paper runs it.
 
     fc = FreeCure.from_pretrained("stable-diffusion-v1-5/stable-diffusion-v1-5", detector="buffalo_l")
-    fc.load_adapter("h94/IP-Adapter-FaceID")
+    fc.load_adapter("h94/IP-Adapter-FaceID")   # or weight_name="ip-adapter-faceid-plusv2_sd15.bin"
     result = fc.generate("me.jpg", "a photo of a woman with red curly hair, smiling", seed=3)
     result.image, result.pd_image, result.fd_image
 

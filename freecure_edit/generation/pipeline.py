@@ -57,18 +57,26 @@ class Branches:
     fd: PromptPair
     pd_guidance: float
     fd_guidance: float
+    features: tuple | None = None  # FaceID Plus's reference features (cond, uncond), on PD's rows
 
 
 def branches_for(backbone, parsed: ParsedPrompt, identity: torch.Tensor, config: CureConfig,
-                 size: tuple[int, int]) -> Branches:
+                 size: tuple[int, int], features=None) -> Branches:
     """PD: the user's prompt with the identity on its conditional row and zeros on the unconditional one,
-    as diffusers' own FaceID call guides. FD: the foundation prompt with zeros on both."""
-    embedding = identity.reshape(1, 1, -1).to(backbone.device)
-    zero = torch.zeros_like(embedding)
-    pd = with_identity(backbone.encode_prompt(parsed.prompt, "", image_size=size), embedding, zero)
+    as diffusers' own FaceID call guides. FD: the foundation prompt with zeros on both. With FaceID Plus's
+    reference `features` (cond, uncond), PD's rows get them as diffusers gives them, and FD the
+    unconditional ones on both rows: the reference's image carries the identity (and its hair) too."""
+    embedding, zero = _embeddings(backbone, identity)
+    pd = with_identity(backbone.encode_prompt(parsed.prompt, "", image_size=size), embedding, zero, features)
     fd_prompt, fd_negative = foundation_prompt(parsed)
-    fd = with_identity(backbone.encode_prompt(fd_prompt, fd_negative, image_size=size), zero, zero)
-    return Branches(pd, fd, config.photo_guidance, config.guidance)
+    fd_features = None if features is None else (features[1], features[1])
+    fd = with_identity(backbone.encode_prompt(fd_prompt, fd_negative, image_size=size), zero, zero, fd_features)
+    return Branches(pd, fd, config.photo_guidance, config.guidance, features)
+
+
+def _embeddings(backbone, identity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    embedding = identity.reshape(1, 1, -1).to(backbone.device)
+    return embedding, torch.zeros_like(embedding)
 
 
 def guided_noise(backbone, schedule, i: int, z: torch.Tensor, pair: PromptPair, guidance: float) -> torch.Tensor:
@@ -82,14 +90,15 @@ def guided_noise(backbone, schedule, i: int, z: torch.Tensor, pair: PromptPair, 
 @torch.no_grad()
 def generate_at_size(backbone, parser, parsed: ParsedPrompt, identity: torch.Tensor, latent: torch.Tensor,
                      config: CureConfig, clock: PhaseClock, progress=None, callbacks=None, cancel=None,
-                     ) -> GenerationRun:
+                     features=None) -> GenerationRun:
     """Generate with the adapter loaded in `backbone` from `latent` (z_T, (1, C, h, w)) and cure the
-    prompt's attributes; `identity` is the reference's embedding, `config` resolved to the model."""
+    prompt's attributes; `identity` is the reference's embedding, `features` FaceID Plus's (cond, uncond)
+    reference features (None for plain FaceID), `config` resolved to the model."""
     report = Reporter(progress, callbacks, cancel)
     steps = config.steps
     schedule = backbone.schedule(steps)
     size = (latent.shape[-1] * backbone.vae_scale_factor, latent.shape[-2] * backbone.vae_scale_factor)
-    branches = branches_for(backbone, parsed, identity, config, size)
+    branches = branches_for(backbone, parsed, identity, config, size, features)
     unet = backbone.unet
     layers = list(config.fasa_layers) if config.fasa_layers else default_fasa_layers(unet)
     controller = AttentionController(unet, fasa_layers=layers, latent_size=tuple(latent.shape[-2:]),
@@ -171,9 +180,9 @@ def _two_branch_pass(backbone, schedule, latent, branches: Branches, controller,
 def _reinvert_apg(backbone, schedule, z_cured, parsed, branches: Branches, identity, size, count, report):
     """The paper's APG on the personalized model: invert with the template to level gamma (plain DDIM at
     guidance 1, identity on), then denoise with the user's prompt as PD does."""
-    embedding = identity.reshape(1, 1, -1).to(backbone.device)
-    template = with_identity(backbone.encode_prompt(parsed.template, "", image_size=size), embedding,
-                             torch.zeros_like(embedding))
+    embedding, zero = _embeddings(backbone, identity)
+    template = with_identity(backbone.encode_prompt(parsed.template, "", image_size=size), embedding, zero,
+                             branches.features)
     steps = schedule.num_steps
     partial = ddim_invert(backbone, z_cured, template, schedule, 1.0, num_levels=count,
                           callback=lambda done, z: report("apg", done + 1, 2 * count, z))

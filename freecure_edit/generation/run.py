@@ -50,6 +50,13 @@ def run_generation(fc, adapter, id_image: PIL.Image.Image | None, prompt: str, c
         with clock.phase("identity"):
             identity = reference_embedding(fc.face_analyzer, id_image, adapter.id_dim)
     identity = np.asarray(identity, dtype=np.float32).ravel()
+    features = None
+    if adapter.kind == "faceid-plus":
+        if id_image is None:
+            raise ConfigurationError("FaceID Plus reads the reference image's features too: give the image, not "
+                                     "only an identity embedding")
+        with clock.phase("identity"):
+            features = fc.reference_features(id_image)
     if identity.shape[0] != adapter.id_dim:
         raise ConfigurationError(f"the identity embedding has {identity.shape[0]} numbers, the adapter takes {adapter.id_dim}")
     side = config.working_size or fc.backbone.native_size
@@ -62,7 +69,7 @@ def run_generation(fc, adapter, id_image: PIL.Image.Image | None, prompt: str, c
         latents = latents.to(fc.backbone.device, torch.float32)
     try:
         run = generate_at_size(fc.backbone, fc.parser, parsed, torch.from_numpy(identity), latents, config, clock,
-                               progress, callbacks, cancel)
+                               progress, callbacks, cancel, features=features)
     except torch.cuda.OutOfMemoryError:
         raise OutOfMemoryError("the GPU ran out of memory; try --offload, --fd-cache-device cpu or a smaller "
                                "--working-size") from None
@@ -78,7 +85,8 @@ def run_generation(fc, adapter, id_image: PIL.Image.Image | None, prompt: str, c
     return GenerationResult(
         image=run.image, pd_image=run.pd_image, fd_image=run.fd_image, masks=masks,
         attributes=list(parsed.attributes), template=parsed.template, prompt=prompt, config=config, seed=seed,
-        adapter={"kind": adapter.kind, "source": adapter.source, "weight_name": adapter.weight_name},
+        adapter={"kind": adapter.kind, "source": adapter.source, "weight_name": adapter.weight_name,
+                 **({"shortcut": adapter.shortcut} if adapter.kind == "faceid-plus" else {})},
         warnings=[*parsed.notes, *warnings, *run.warnings], stats=stats,
         identity_similarity=similarity, pd_identity_similarity=pd_similarity,
     )

@@ -32,6 +32,8 @@ GENERATION_FIELDS = ("steps", "guidance", "pd_guidance", "omega", "strength", "f
               help="The IP-Adapter FaceID: a Hub id (from the Hugging Face cache), a folder or one .bin/.safetensors file.")
 @click.option("--adapter-weight-name", help="The file inside --adapter  [default: ip-adapter-faceid_sd15.bin on SD 1.x, "
                                            "ip-adapter-faceid_sdxl.bin on SDXL, or a folder's only adapter file]")
+@click.option("--image-encoder", help="For FaceID Plus / PlusV2: the CLIP image encoder that reads the reference (Hub id or "
+                                     "folder)  [default: laion/CLIP-ViT-H-14-laion2B-s32B-b79K]")
 @config_options_for(GENERATION_FIELDS, defaults={"mask_source": "fd"})
 @model_options
 @click.option("--save-intermediates", type=click.Path(path_type=Path), metavar="DIR",

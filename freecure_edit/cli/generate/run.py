@@ -70,7 +70,7 @@ def run_generate(params: dict[str, Any], given: set[str]) -> GenerateOutcome:
 
     quiet_loaded_libraries(params["debug"])
     fc = load_freecure(choice, device, detect=True)
-    adapter = fc.load_adapter(params["adapter"], params["adapter_weight_name"])
+    adapter = fc.load_adapter(params["adapter"], params["adapter_weight_name"], image_encoder=params["image_encoder"])
     resolved = fc.resolve_config(config)
     side = resolved.working_size or fc.backbone.native_size
     estimate = replace(generation_evaluations(resolved, parsed), seconds_per_evaluation=measure_evaluation_seconds(
