@@ -73,3 +73,43 @@ def test_a_missing_adapter_is_one_line(toy_setup):
     result = run_cli([*base_args(folder / "no-such-adapter.safetensors", reference), "-o", folder / "never2.png"])
     line = assert_one_line_error(result, 4)
     assert "no-such-adapter" in line
+
+
+def test_generate_from_rows_writes_each_image_and_names_the_row_that_failed(toy_setup):
+    folder, adapter, reference = toy_setup
+    broken = folder / "broken.png"
+    broken.write_bytes(b"not an image at all")
+    rows = folder / "rows.csv"
+    rows.write_text("id_image,prompt,seed,output\n"
+                    f"{reference.name},a photo of a man with red hair,1,red.png\n"
+                    f"{reference.name},\"a photo of a man, a hat\",,\n"
+                    f"{broken.name},a photo of a man with red hair,2,never.png\n")
+    out = folder / "many"
+    args = [a for a in base_args(adapter, reference) if a not in ("--id-image", reference, "--prompt",
+                                                                  "a photo of a man with red hair")]
+    result = run_cli([*args, "--prompts", rows, "-o", out, "--json"])
+    assert result.exit_code == 3, result.stderr  # the one failure's code: a bad image
+    report = json.loads(result.stdout)
+    assert [item["ok"] for item in report["items"]] == [True, True, False]
+    assert (out / "red.png").is_file() and (out / "reference-002-seed0.png").is_file()
+    assert not (out / "never.png").exists()
+    assert report["items"][0]["seed"] == 1 and report["items"][1]["seed"] == 0
+    assert "broken.png" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("id_image,prompt,colour\nreference.png,x,red\n", "unknown column"),
+    ("id_image,prompt\nmissing.png,x\n", "does not exist"),
+    ("id_image,prompt,seed\nreference.png,x,two\n", "not a whole number"),
+    ("id_image,prompt,output\nreference.png,x,a.png\nreference.png,y,a.png\n", "writes a.png"),
+    ("id_image,prompt,output\nreference.png,x,../escape.png\n", "inside the output folder"),
+])
+def test_bad_rows_are_refused_before_any_model_loads(toy_setup, text, message):
+    folder, adapter, reference = toy_setup
+    rows = folder / "bad-rows.csv"
+    rows.write_text(text)
+    args = [a for a in base_args(adapter, reference) if a not in ("--id-image", reference, "--prompt",
+                                                                  "a photo of a man with red hair")]
+    result = run_cli([*args, "--prompts", rows, "-o", folder / "bad-out"])
+    line = assert_one_line_error(result, 2)
+    assert message in line

@@ -17,14 +17,12 @@ from CSV, JSON values from JSONL); the command line interprets them.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.prompts.records import read_records
 
 FILE_KEY = "file"
 PROMPT_KEY = "prompt"
@@ -41,60 +39,13 @@ class PromptRow:
 def read_prompts_file(path: Path) -> list[PromptRow]:
     """The rows of a CSV or JSONL prompts file (told apart by the extension, else by the first
     character); two rows for the same file are refused."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigurationError(f"--prompts {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"--prompts {path}: cannot read it ({error})") from None
-    if _is_jsonl(path, text):
-        rows = list(_jsonl_rows(path.name, text))
-    else:
-        rows = list(_csv_rows(path.name, text))
+    rows = [_row(values, where) for where, values in read_records(path, required_column=FILE_KEY)]
     seen: dict[str, str] = {}
     for row in rows:
         if row.file in seen:
             raise ConfigurationError(f"{row.where}: {row.file} already has a row ({seen[row.file]})")
         seen[row.file] = row.where
     return rows
-
-
-def _is_jsonl(path: Path, text: str) -> bool:
-    extension = path.suffix.lower()
-    if extension in (".jsonl", ".ndjson", ".json"):
-        return True
-    if extension == ".csv":
-        return False
-    return text.lstrip().startswith("{")
-
-
-def _jsonl_rows(name: str, text: str):
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{name} line {number}"
-        try:
-            values = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ConfigurationError(f"{where}: not JSON ({error.msg})") from None
-        if not isinstance(values, dict):
-            raise ConfigurationError(f"{where}: expected an object like {{\"file\": ..., \"prompt\": ...}}")
-        yield _row(values, where)
-
-
-def _csv_rows(name: str, text: str):
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = [column.strip() for column in reader.fieldnames or []]
-    if FILE_KEY not in columns:
-        raise ConfigurationError(f"{name} line 1: the header needs a {FILE_KEY!r} column (and usually 'prompt')")
-    for record in reader:
-        where = f"{name} line {reader.line_num}"
-        if None in record:
-            raise ConfigurationError(f"{where}: more cells than the header has columns")
-        values = {key.strip(): value for key, value in record.items() if value is not None and value.strip() != ""}
-        if not values:
-            continue
-        yield _row(values, where)
 
 
 def _row(values: dict[str, Any], where: str) -> PromptRow:

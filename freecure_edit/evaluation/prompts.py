@@ -7,15 +7,13 @@ which is what Table 2 groups by.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from freecure_edit.errors import ConfigurationError
+from freecure_edit.prompts.records import read_records
 
 SUBJECT_PLACEHOLDER = "<S>"
 DEFAULT_SUBJECT = "person"
@@ -90,45 +88,11 @@ def load_prompts(path: Path | None = None, texts: tuple[str, ...] = (), subject:
 
 def read_prompt_file(path: Path) -> list[str]:
     """The `prompt` of each row of a CSV (with a header) or JSONL file; blank rows are skipped."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigurationError(f"--prompts {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"--prompts {path}: cannot read it ({error})") from None
-    jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json") or text.lstrip().startswith("{")
-    prompts = _jsonl_prompts(path.name, text) if jsonl else _csv_prompts(path.name, text)
+    prompts = []
+    for _, values in read_records(path):
+        value = values.get("prompt")
+        if isinstance(value, str) and value.strip():
+            prompts.append(value.strip())
     if not prompts:
         raise ConfigurationError(f"--prompts {path}: no usable prompt (expected a 'prompt' column or key)")
-    return prompts
-
-
-def _jsonl_prompts(name: str, text: str) -> list[str]:
-    prompts = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ConfigurationError(f"{name} line {number}: not JSON ({error.msg})") from None
-        value = row.get("prompt") if isinstance(row, dict) else None
-        if isinstance(value, str) and value.strip():
-            prompts.append(value.strip())
-    return prompts
-
-
-def _csv_prompts(name: str, text: str) -> list[str]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = [column.strip() for column in reader.fieldnames or []]
-    if "prompt" not in columns:
-        return []
-    prompts = []
-    for record in reader:
-        if None in record:  # an unquoted comma in a prompt would silently cut it
-            raise ConfigurationError(f"{name} line {reader.line_num}: more cells than the header has columns "
-                                     "(quote a prompt that holds a comma)")
-        value = {key.strip(): cell for key, cell in record.items()}.get("prompt")
-        if isinstance(value, str) and value.strip():
-            prompts.append(value.strip())
     return prompts

@@ -21,13 +21,18 @@ GENERATION_FIELDS = ("steps", "guidance", "pd_guidance", "omega", "strength", "f
 
 
 @click.command("generate")
-@click.option("--id-image", required=True, type=click.Path(path_type=Path), metavar="REF",
+@click.option("--id-image", type=click.Path(path_type=Path), metavar="REF",
               help="A photo of the person: the face pack's embedding of its largest face is the identity.")
-@click.option("-p", "--prompt", required=True, help="The prompt, e.g. 'a photo of a woman with red curly hair, smiling'.")
+@click.option("-p", "--prompt", help="The prompt, e.g. 'a photo of a woman with red curly hair, smiling'.")
+@click.option("--prompts", type=click.Path(path_type=Path), metavar="FILE",
+              help="Many generations: a CSV (with a header) or JSONL file of rows id_image, prompt, and optionally "
+                   "seed and output; -o is then the folder they go into.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Where to write (.png, .jpg, .jpeg, .webp)  [default: REF-stem.generated-SEED.png next to REF]")
+              help="Where to write (.png, .jpg, .jpeg, .webp), or with --prompts the output folder  "
+                   "[default: REF-stem.generated-SEED.png next to REF]")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file (never the reference).")
-@click.option("--seed", type=int, default=0, show_default=True, help="The seed of the shared starting noise.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The seed of the shared starting noise (with --prompts, of rows that give none).")
 @click.option("--adapter", default="h94/IP-Adapter-FaceID", show_default=True,
               help="The IP-Adapter FaceID: a Hub id (from the Hugging Face cache), a folder or one .bin/.safetensors file.")
 @click.option("--adapter-weight-name", help="The file inside --adapter  [default: ip-adapter-faceid_sd15.bin on SD 1.x, "
@@ -56,8 +61,13 @@ def generate(context: click.Context, **params) -> None:
     as_json, debug = params["as_json"], params["debug"]
     print_failure = (lambda code, message: click.echo(failure_json(code, message))) if as_json else None
     with reported_errors(debug, on_failure=print_failure):
-        from freecure_edit.cli.generate.run import report_generation, run_generate
+        from freecure_edit.cli.generate.run import report_generation, run_generate, summary_line
 
+        rows = params["prompts"] is not None
+        show = None if as_json else (lambda item: click.echo(summary_line(item)))
         with redirect_stdout(sys.stderr) if as_json else nullcontext():
-            outcome = run_generate(params, explicitly_given(context))
-        report_generation(outcome, as_json=as_json)
+            outcome = run_generate(params, explicitly_given(context), on_item=show)
+        report_generation(outcome, as_json=as_json, rows=rows)
+    if outcome.exit_code:
+        # Each failed row was named above; the batch's code is theirs (3 for bad references), or 1.
+        raise click.exceptions.Exit(outcome.exit_code)
