@@ -94,8 +94,10 @@ def run(args) -> None:
     print(f"adapter {adapter.source} ({adapter.kind}, {adapter.id_dim}-number identity, LoRA {adapter.lora})")
     drawings = references(args.identities)
     prompts = PROMPT_FAMILIES[: args.prompts]
-    settings = {"fasa": CureConfig(steps=args.steps, guidance=args.guidance, mask_source="fd", gamma=0.0),
-                "fasa+apg": CureConfig(steps=args.steps, guidance=args.guidance, mask_source="fd")}
+    shared = {"steps": args.steps, "guidance": args.guidance, "mask_source": args.mask_source}
+    if args.omega is not None:
+        shared["omega"] = args.omega
+    settings = {"fasa": CureConfig(**shared, gamma=0.0), "fasa+apg": CureConfig(**shared)}
     rows = []  # one dict per (reference, prompt, seed, method)
     images = defaultdict(dict)
     started = time.perf_counter()
@@ -193,6 +195,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mask-source", default="fd", choices=("fd", "photo", "both"),
+                        help="whose parse draws the masks: FD's (the authors'), PD's ('photo'), or both")
+    parser.add_argument("--omega", type=float, default=None, help="FASA's omega [default: the model's]")
     parser.add_argument("--save", help="write the grid PNG here")
     parser.add_argument("--quick", action="store_true", help="2 references x 2 prompts x 2 seeds x 4 steps")
     args = parser.parse_args()

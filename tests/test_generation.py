@@ -238,3 +238,21 @@ def test_a_cancelled_generation_stops_and_restores_the_processors(tmp_path):
         fc.generate(None, PROMPT, config(), identity=identity(), seed=2, cancel=cancel)
     assert {name: type(p).__name__ for name, p in fc.pipe.unet.attn_processors.items()} == before
     assert len(calls) == 4  # looked at after every step, stopped at the first True
+
+
+def test_masks_from_the_callback_replace_the_parsers(tmp_path):
+    fc = loaded(tmp_path)
+    offered = []
+
+    class Empty:
+        on_step = on_result = None
+
+        @staticmethod
+        def on_masks(context):
+            offered.append(sorted(context.masks))
+            return {"union": torch.zeros_like(context.masks["union"])}
+
+    result = fc.generate(None, PROMPT, config(omega=3.0), identity=identity(), seed=2, callbacks=Empty())
+    assert offered == [["hair", "union"]]
+    assert float(result.masks["union"].max()) == 0.0
+    assert np.abs(pixels(result.image) - pixels(result.pd_image)).max() <= 1

@@ -162,7 +162,7 @@ def cure_at_working_size(
                     config.mask_dilation_px, config.mask_feather_px,
                 )
         if callbacks is not None and callbacks.on_masks is not None:
-            replaced = _masks_from_callback(callbacks.on_masks, masks, photo, frame)
+            replaced = masks_from_callback(callbacks.on_masks, masks, photo, frame)
             if replaced is not None:
                 masks = replaced
                 mask_sources = {name: "callback" for name in masks.per_attribute}
@@ -470,7 +470,7 @@ class Reporter:
         raise_if_cancelled(self.cancel)
 
 
-def _masks_from_callback(on_masks, masks: AttributeMasks, photo, frame) -> AttributeMasks | None:
+def masks_from_callback(on_masks, masks: AttributeMasks, photo, frame) -> AttributeMasks | None:
     """The masks the user's callback returns, checked, with the union rebuilt when it gave none; None
     when it kept the cure's own."""
     matrix, photo_size = frame

@@ -31,7 +31,7 @@ from freecure_edit.attention import AttentionController, default_fasa_layers, de
 from freecure_edit.backbones.base import Conditioning, PromptPair, combine_guidance, guided_rows, with_identity
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.cure.pass_plan import apg_step_count, fasa_steps as fasa_steps_of
-from freecure_edit.cure.pipeline import PhaseClock, Reporter, foundation_prompt
+from freecure_edit.cure.pipeline import PhaseClock, Reporter, foundation_prompt, masks_from_callback
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks
 from freecure_edit.prompts import ParsedPrompt
@@ -124,6 +124,10 @@ def generate_at_size(backbone, parser, parsed: ParsedPrompt, identity: torch.Ten
         with clock.phase("masks"):
             masks = build_attribute_masks(parsed, pd_parse, fd_parse, source=config.mask_source,
                                           dilation_px=config.mask_dilation_px, feather_px=config.mask_feather_px)
+        if callbacks is not None and callbacks.on_masks is not None:
+            # The caller may replace the masks, as for a photo; they see the uncured image as the photo.
+            replaced = masks_from_callback(callbacks.on_masks, masks, pd_image, (None, pd_image.size))
+            masks = masks if replaced is None else replaced
         warnings.extend(masks.warnings)
         report("masks", 1, 1, fd_latent)
 
