@@ -1,6 +1,6 @@
 """Train a toy IP-Adapter FaceID on the committed toy Stable Diffusion, as IP-Adapter FaceID was trained.
 
-    python -m freecure_edit.toyworld.train_adapter OUT_DIR [--overwrite] [--quick]
+    python -m freecure_edit.toyworld.train_adapter OUT_DIR [--overwrite] [--quick] [--plus]
 
 What is trained and on what (IP-Adapter's recipe, tencent-ailab/IP-Adapter, in miniature):
 - frozen: the toy UNet, autoencoder and text encoder; trained: the image projection (32-d embedding ->
@@ -20,7 +20,16 @@ What is trained and on what (IP-Adapter's recipe, tencent-ailab/IP-Adapter, in m
 - the plain epsilon-prediction MSE of IP-Adapter (no min-SNR weighting), uniform timesteps over SD 1.5's
   1000-step schedule, AdamW with weight decay 0.01.
 
-Writes OUT_DIR/ip-adapter-faceid_toy.safetensors (fp16, the layout of `generation.faceid_layout`) and
+`--plus` trains a FaceID PlusV2-style adapter instead (IPAdapterFaceIDPlusImageProjection): the same
+embedding plus image features of the same drawing, resampled by 4 perceiver blocks, with PlusV2's
+shortcut (the embedding's own tokens added to the resampled ones). Real PlusV2 reads CLIP ViT-H's
+penultimate hidden states of the face crop; the toy reads the attribute judge's last feature map (4 x 4
+cells as 16 tokens): features that carry hair, glasses and expression, as CLIP's do.
+Dropping the embedding drops the features too (the features of an all-zero image, as IP-Adapter's
+training encodes a zeroed image).
+
+Writes OUT_DIR/ip-adapter-faceid_toy.safetensors (or ip-adapter-faceid-plusv2_toy.safetensors; fp16,
+the layout of `generation.faceid_layout`) and
 OUT_DIR/manifest.json (command, seeds, settings, versions, seconds, sha256, the base model it was trained
 on, and a held-out loss check). Everything is written to OUT_DIR.partial and renamed at the end.
 """
@@ -41,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 WEIGHT_NAME = "ip-adapter-faceid_toy.safetensors"
+PLUS_WEIGHT_NAME = "ip-adapter-faceid-plusv2_toy.safetensors"
 SEEDS = {"drawings": 0, "adapter_init": 11, "training": 12, "captions": 13, "check": 14}
 
 
@@ -57,9 +67,16 @@ class Settings:
     drop_text: float = 0.05
     drop_both: float = 0.05
     check_drawings: int = 64  # held-out drawings of the loss check after training
+    kind: str = "plain"  # or "plusv2"
+
+    @property
+    def weight_name(self) -> str:
+        return PLUS_WEIGHT_NAME if self.kind == "plusv2" else WEIGHT_NAME
 
 
 QUICK = Settings(drawings=24, steps=3, batch=4, check_drawings=4)
+PLUS = Settings(kind="plusv2")
+QUICK_PLUS = Settings(drawings=24, steps=3, batch=4, check_drawings=4, kind="plusv2")
 
 
 def _log(message: str) -> None:
@@ -88,6 +105,27 @@ def identity_embeddings(judges, images, batch: int = 256) -> torch.Tensor:
     return torch.from_numpy(np.concatenate(parts)).float()
 
 
+@torch.no_grad()
+def image_features(judges, images=None) -> torch.Tensor:
+    """(n, 16, channels) image tokens of uint8 images (n, h, w, 3): the attribute judge's last feature
+    map (4 x 4 cells at the judges' 64 px; 4 x the judge's width in channels), one token per cell. `images` None: the features of one all-zero judge input (the dropped image)."""
+    from freecure_edit.toyworld.judges import JUDGE_SIZE, judge_pixels
+
+    pixels = torch.zeros(1, 3, JUDGE_SIZE, JUDGE_SIZE) if images is None else judge_pixels(images)
+    maps = torch.cat([judges.attribute_net.features(pixels[i:i + 256]) for i in range(0, len(pixels), 256)])
+    return maps.flatten(2).transpose(1, 2).contiguous()
+
+
+def use_image_features(pipe, features: torch.Tensor) -> None:
+    """Hand a loaded Plus projection its image tokens (n, tokens, channels) for the next UNet calls, one
+    row per UNet row (with guidance: the negatives' rows first), and switch PlusV2's shortcut on."""
+    from freecure_edit.generation.faceid_layout import image_projection
+
+    projection = image_projection(pipe)
+    projection.clip_embeds = features[:, None]
+    projection.shortcut = True
+
+
 def drop_masks(count: int, generator: torch.Generator, settings: Settings) -> tuple[torch.Tensor, torch.Tensor]:
     """(drop the embedding, drop the text) per sample, from one uniform draw each as IP-Adapter does:
     [0, e) embedding alone, [e, e + t) text alone, [e + t, e + t + b) both."""
@@ -106,14 +144,23 @@ def attach_random_adapter(pipe, folder: Path, settings: Settings) -> Path:
     from freecure_edit.toyworld.judges import EMBEDDING_DIM
 
     unet = pipe.unet
-    state = faceid_layout.faceid_state_dict(unet, EMBEDDING_DIM, mult=settings.mult, lora_rank=settings.lora_rank,
-                                            seed=SEEDS["adapter_init"], zero_lora_up=True)
+    if settings.kind == "plusv2":
+        from freecure_edit.toyworld.judges import load_judges
+
+        channels = image_features(load_judges()).shape[-1]
+        state = faceid_layout.faceid_plus_state_dict(unet, EMBEDDING_DIM, channels, lora_rank=settings.lora_rank,
+                                                     seed=SEEDS["adapter_init"], zero_lora_up=True)
+    elif settings.kind == "plain":
+        state = faceid_layout.faceid_state_dict(unet, EMBEDDING_DIM, mult=settings.mult, lora_rank=settings.lora_rank,
+                                                seed=SEEDS["adapter_init"], zero_lora_up=True)
+    else:
+        raise ValueError(f"unknown adapter kind {settings.kind!r}; use 'plain' or 'plusv2'")
     modules = dict(unet.named_modules())
-    for name, key in faceid_layout.cross_attention_keys(unet.attn_processors).items():
+    for name, key in faceid_layout.cross_attention_keys(faceid_layout.unet_processors(unet)).items():
         attention = modules[name.removesuffix(".processor")]
         state[f"ip_adapter.{key}.to_k_ip.weight"] = attention.to_k.weight.detach().clone()
         state[f"ip_adapter.{key}.to_v_ip.weight"] = attention.to_v.weight.detach().clone()
-    path = faceid_layout.save_faceid(state, folder / "init" / WEIGHT_NAME)
+    path = faceid_layout.save_faceid(state, folder / "init" / settings.weight_name)
     faceid_layout.load_faceid_into(pipe, path)
     return path
 
@@ -154,7 +201,11 @@ def train(pipe, settings: Settings, log=_log) -> tuple[float, float]:
 
     start = time.perf_counter()
     data = drawing_set(settings.drawings, TRAIN_SEED_BASE + SEEDS["drawings"])
-    embeddings = identity_embeddings(load_judges(), data.images)
+    judges = load_judges()
+    embeddings = identity_embeddings(judges, data.images)
+    plus = settings.kind == "plusv2"
+    if plus:
+        features, dropped_features = image_features(judges, data.images), image_features(judges)
     latents = encode_latents(pipe.vae, data.pixels())
     log(f"{len(data)} drawings, embeddings and latents in {time.perf_counter() - start:.1f} s")
 
@@ -177,6 +228,8 @@ def train(pipe, settings: Settings, log=_log) -> tuple[float, float]:
         no_embedding, no_text = drop_masks(settings.batch, generator, settings)
         tokens[no_text] = empty
         embedding = embeddings[index] * (~no_embedding).float()[:, None]
+        if plus:
+            use_image_features(pipe, torch.where(no_embedding[:, None, None], dropped_features, features[index]))
         clean = latents[index]
         noise = torch.randn(clean.shape, generator=generator)
         timesteps = torch.randint(0, schedule.config.num_train_timesteps, (settings.batch,), generator=generator)
@@ -205,7 +258,10 @@ def loss_check(pipe, settings: Settings) -> dict:
     from freecure_edit.toyworld.judges import load_judges
 
     data = drawing_set(settings.check_drawings, HELD_OUT_SEED_BASE + SEEDS["check"])
-    embeddings = identity_embeddings(load_judges(), data.images)
+    judges = load_judges()
+    embeddings = identity_embeddings(judges, data.images)
+    plus = settings.kind == "plusv2"
+    features = image_features(judges, data.images) if plus else None
     identities = np.array([s.identity for s in data.specs])
     # Each drawing's "wrong" embedding: the next drawing in the set with a different identity.
     other = np.array([next((j for j in list(range(i + 1, len(data))) + list(range(i)) if identities[j] != identities[i]), i)
@@ -218,8 +274,11 @@ def loss_check(pipe, settings: Settings) -> dict:
     timesteps = torch.randint(0, schedule.config.num_train_timesteps, (len(data),), generator=generator)
     noisy = schedule.add_noise(latents, noise, timesteps)
     result = {}
-    for label, embedding in (("own", embeddings), ("zeros", torch.zeros_like(embeddings)),
-                             ("other_identity", embeddings[torch.from_numpy(other)])):
+    other = torch.from_numpy(other)
+    for label, rows in (("own", torch.arange(len(data))), ("zeros", None), ("other_identity", other)):
+        embedding = torch.zeros_like(embeddings) if rows is None else embeddings[rows]
+        if plus:
+            use_image_features(pipe, image_features(judges).expand(len(data), -1, -1) if rows is None else features[rows])
         result[label] = float(F.mse_loss(predict_noise(pipe, noisy, timesteps, tokens, embedding), noise))
     return result
 
@@ -242,7 +301,7 @@ def train_adapter(out: Path, settings: Settings, command: str = "") -> dict:
     check = loss_check(pipe, settings)
     seconds["loss_check"] = time.perf_counter() - start
     _log(f"held-out loss: {check}")
-    weights = save_faceid(exported_faceid_state_dict(pipe), out / WEIGHT_NAME, dtype=torch.float16)
+    weights = save_faceid(exported_faceid_state_dict(pipe), out / settings.weight_name, dtype=torch.float16)
     shutil.rmtree(out / ".work")
     seconds["total_wall"] = time.perf_counter() - began
     base = model_dir("sd")
@@ -257,7 +316,7 @@ def train_adapter(out: Path, settings: Settings, command: str = "") -> dict:
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "last_50_steps_loss": round(last_loss, 5),
         "held_out_loss": {k: round(v, 5) for k, v in check.items()},
-        "files": {WEIGHT_NAME: _sha256(weights)},
+        "files": {settings.weight_name: _sha256(weights)},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -266,9 +325,10 @@ def train_adapter(out: Path, settings: Settings, command: str = "") -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m freecure_edit.toyworld.train_adapter",
                                      description="Train the toy IP-Adapter FaceID on the committed toy SD.")
-    parser.add_argument("out_dir", help=f"folder to create with {WEIGHT_NAME} and manifest.json")
+    parser.add_argument("out_dir", help=f"folder to create with {WEIGHT_NAME} (or {PLUS_WEIGHT_NAME}) and manifest.json")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few drawings: proves the command runs")
+    parser.add_argument("--plus", action="store_true", help="a FaceID PlusV2-style adapter fed image features too")
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
     if out.exists() and not args.overwrite:
@@ -279,7 +339,8 @@ def main(argv=None) -> int:
         shutil.rmtree(staging)
     command = "python -m freecure_edit.toyworld.train_adapter " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
-        train_adapter(staging, QUICK if args.quick else Settings(), command=command)
+        settings = (QUICK_PLUS if args.quick else PLUS) if args.plus else (QUICK if args.quick else Settings())
+        train_adapter(staging, settings, command=command)
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         print("interrupted", file=sys.stderr)
