@@ -13,7 +13,7 @@ from freecure_edit.generation import faceid_layout
 from freecure_edit.toyworld import train_adapter
 from freecure_edit.toyworld.assets import WEIGHTS_DIR
 
-COMMITTED = WEIGHTS_DIR / "adapters" / "faceid"
+COMMITTED = {"plain": WEIGHTS_DIR / "adapters" / "faceid", "plusv2": WEIGHTS_DIR / "adapters" / "faceid-plusv2"}
 
 
 @pytest.fixture
@@ -66,10 +66,18 @@ def test_a_unet_whose_processors_do_not_alternate_is_refused():
         faceid_layout.faceid_state_dict(unet, 16)
 
 
-def test_layout_round_trips_through_diffusers_loader(toy_pipe, tmp_path):
-    state = faceid_layout.faceid_state_dict(toy_pipe.unet, 32, seed=3, zero_lora_up=False)
+@pytest.mark.parametrize("kind", ["plain", "plus"])
+def test_layout_round_trips_through_diffusers_loader(toy_pipe, tmp_path, kind):
+    from diffusers.models.embeddings import IPAdapterFaceIDImageProjection, IPAdapterFaceIDPlusImageProjection
+
+    if kind == "plain":
+        state = faceid_layout.faceid_state_dict(toy_pipe.unet, 32, seed=3, zero_lora_up=False)
+    else:
+        state = faceid_layout.faceid_plus_state_dict(toy_pipe.unet, 32, 96, seed=3, zero_lora_up=False)
     assert {k for k in state if "lora" in k} and {k for k in state if "to_k_ip" in k}
     faceid_layout.load_faceid_into(toy_pipe, faceid_layout.save_faceid(state, tmp_path / "a.safetensors"))
+    expected = IPAdapterFaceIDImageProjection if kind == "plain" else IPAdapterFaceIDPlusImageProjection
+    assert type(faceid_layout.image_projection(toy_pipe)) is expected
     exported = faceid_layout.exported_faceid_state_dict(toy_pipe)
     assert set(exported) == set(state)
     for key, value in state.items():
@@ -85,20 +93,22 @@ def test_drop_rates_are_ip_adapters():
     assert abs(both - settings.drop_both) < 0.003
 
 
-def _check_folder(folder, toy_pipe):
+def _check_folder(folder, toy_pipe, weight_name):
     manifest = json.loads((folder / "manifest.json").read_text())
-    weights = folder / train_adapter.WEIGHT_NAME
-    assert manifest["files"] == {train_adapter.WEIGHT_NAME: hashlib.sha256(weights.read_bytes()).hexdigest()}
+    weights = folder / weight_name
+    assert manifest["files"] == {weight_name: hashlib.sha256(weights.read_bytes()).hexdigest()}
     faceid_layout.load_faceid_into(toy_pipe, weights)
     return manifest
 
 
-def test_quick_training_runs_end_to_end(tmp_path, toy_pipe):
+@pytest.mark.parametrize("plus", [False, True])
+def test_quick_training_runs_end_to_end(tmp_path, toy_pipe, plus):
     out = tmp_path / "adapter"
-    assert train_adapter.main([str(out), "--quick"]) == 0
+    assert train_adapter.main([str(out), "--quick"] + (["--plus"] if plus else [])) == 0
     assert not (tmp_path / "adapter.partial").exists()
-    manifest = _check_folder(out, toy_pipe)
-    assert manifest["settings"] == json.loads(json.dumps(train_adapter.asdict(train_adapter.QUICK)))
+    settings = train_adapter.QUICK_PLUS if plus else train_adapter.QUICK
+    manifest = _check_folder(out, toy_pipe, settings.weight_name)
+    assert manifest["settings"] == json.loads(json.dumps(train_adapter.asdict(settings)))
     assert set(manifest["held_out_loss"]) == {"own", "zeros", "other_identity"}
     # The trained tensors moved away from the initial ones (the LoRA's up matrices start at zero).
     exported = faceid_layout.exported_faceid_state_dict(toy_pipe)
@@ -106,20 +116,27 @@ def test_quick_training_runs_end_to_end(tmp_path, toy_pipe):
     assert train_adapter.main([str(out), "--quick"]) == 2  # refuses to replace without --overwrite
 
 
-def test_committed_weights_load_and_run_in_diffusers_pipeline_call(toy_pipe):
+@pytest.mark.parametrize("kind", ["plain", "plusv2"])
+def test_committed_weights_load_and_run_in_diffusers_pipeline_call(toy_pipe, kind):
     from freecure_edit.toyworld.judges import load_judges
     from freecure_edit.toyworld.world import PortraitSpec, draw
 
-    _check_folder(COMMITTED, toy_pipe)
+    settings = train_adapter.PLUS if kind == "plusv2" else train_adapter.Settings()
+    _check_folder(COMMITTED[kind], toy_pipe, settings.weight_name)
     judges = load_judges()
-    embedding = torch.from_numpy(judges.identity_embeddings([draw(PortraitSpec(identity=3), seed=5).image]))
+    reference = [draw(PortraitSpec(identity=3), seed=5).image]
+    embedding = torch.from_numpy(judges.identity_embeddings(reference))
 
-    def generate(embeds):
-        return toy_pipe(["a photo of a man"], ip_adapter_image_embeds=embeds, num_inference_steps=4,
+    def generate(embedding, features=None):
+        if kind == "plusv2":
+            # One row per UNet row: the negative row gets the dropped (all-zero image) features.
+            train_adapter.use_image_features(toy_pipe, torch.cat([train_adapter.image_features(judges), features]))
+        return toy_pipe(["a photo of a man"], ip_adapter_image_embeds=_embeds(embedding), num_inference_steps=4,
                         guidance_scale=5.0, generator=torch.Generator().manual_seed(0), output_type="np").images
 
-    with_identity = generate(_embeds(embedding))
-    without = generate(_embeds(torch.zeros_like(embedding)))
+    features = train_adapter.image_features(judges, reference) if kind == "plusv2" else None
+    with_identity = generate(embedding, features)
+    without = generate(torch.zeros_like(embedding), train_adapter.image_features(judges) if features is not None else None)
     assert with_identity.shape == (1, 64, 64, 3)
-    # The identity embedding reaches the image through the adapter.
+    # The identity embedding (and a Plus adapter's image features) reach the image through the adapter.
     assert abs(with_identity - without).mean() > 1e-3
