@@ -2,12 +2,16 @@
 item 4: the baseline the cure is measured against, measured before any cure.)
 
     python benchmarks/toy_adapter_baseline.py                    # 8 identities x 20 prompts x 2 seeds
+    python benchmarks/toy_adapter_baseline.py --plus              # the PlusV2-style toy adapter instead
     python benchmarks/toy_adapter_baseline.py --grid grid.png --adapter OTHER_FOLDER
 
 Everything goes through diffusers' own pipeline call on the committed toy SD: the base model alone, the
 same model with the committed toy adapter (`toyworld/weights/adapters/faceid`) given the reference's
 identity embedding, and the adapter given a zero embedding (the cure's FD branch: the LoRA on, no
-identity). Each image of one (identity, prompt, seed) starts from the same latent in all three.
+identity). With `--plus`, the PlusV2-style adapter (`adapters/faceid-plusv2`) also gets the reference's
+image features (the attribute judge's feature map), its FD the features of an all-zero image (the
+condition it was trained with when both were dropped). Each image of one (identity, prompt, seed)
+starts from the same latent in all three; no two prompts share one.
 
 References: one drawing per identity, dark hair, no glasses, no hat, a neutral face (as the toy cure's
 experiment draws its photos), so every prompt asks for something the reference does not show. Prompts:
@@ -86,13 +90,13 @@ def prompts_for(spec):
     return rows
 
 
-def load_pipelines(adapter_folder):
+def load_pipelines(adapter_folder, weight_name):
     from freecure_edit.generation.faceid_layout import load_faceid_into
-    from freecure_edit.toyworld.train_adapter import WEIGHT_NAME, load_base
+    from freecure_edit.toyworld.train_adapter import load_base
 
     base = load_base()
     adapted = load_base()
-    load_faceid_into(adapted, Path(adapter_folder) / WEIGHT_NAME)
+    load_faceid_into(adapted, Path(adapter_folder) / weight_name)
     return base, adapted
 
 
@@ -103,15 +107,20 @@ def start_latents(identity, count, seed):
         1_000_000 * seed + 1000 * identity + k)) for k in range(count)])
 
 
-def generate(pipe, prompts, latents, steps, guidance, embedding=None):
+def generate(pipe, prompts, latents, steps, guidance, embedding=None, features=None, dropped_features=None):
     """uint8 images of `prompts` from `latents`. `embedding`: (32,) identity embedding for an adapter
-    pipeline (zeros for FD)."""
+    pipeline (zeros for FD); for a Plus adapter also `features` (tokens, channels) of the reference
+    and `dropped_features`, the negative rows' (an all-zero image's)."""
+    from freecure_edit.toyworld.train_adapter import use_image_features
+
     count = len(prompts)
     kwargs = {}
     if embedding is not None:
         rows = embedding[None].repeat(count, 1)
         # diffusers splits each tensor into [negatives; positives] along the batch, one image per prompt.
         kwargs["ip_adapter_image_embeds"] = [torch.cat([torch.zeros_like(rows), rows])[:, None]]
+    if features is not None:
+        use_image_features(pipe, torch.cat([dropped_features.expand(count, -1, -1), features.expand(count, -1, -1)]))
     images = pipe(prompts, latents=latents, num_inference_steps=steps, guidance_scale=guidance,
                   output_type="np", **kwargs).images
     return (images * 255).round().astype(np.uint8)
@@ -217,16 +226,22 @@ def main(argv=None) -> int:
     from freecure_edit.toyworld.world import draw
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--adapter", default=str(WEIGHTS_DIR / "adapters" / "faceid"))
+    parser.add_argument("--adapter", default=None, help="the adapter's folder  [default: the committed one]")
+    parser.add_argument("--plus", action="store_true", help="the PlusV2-style adapter (image features too)")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=5.0)
-    parser.add_argument("--grid", default="bench-out/toy_adapter_baseline.png")
+    parser.add_argument("--grid", default=None, help="[default: bench-out/toy_adapter_baseline(_plus).png]")
     args = parser.parse_args(argv)
+    from freecure_edit.toyworld.train_adapter import PLUS_WEIGHT_NAME, WEIGHT_NAME, image_features
+
+    args.adapter = args.adapter or str(WEIGHTS_DIR / "adapters" / ("faceid-plusv2" if args.plus else "faceid"))
+    args.grid = args.grid or f"bench-out/toy_adapter_baseline{'_plus' if args.plus else ''}.png"
     torch.set_num_threads(1)
     began = time.perf_counter()
     judges = load_judges()
-    pipes = load_pipelines(args.adapter)
+    pipes = load_pipelines(args.adapter, PLUS_WEIGHT_NAME if args.plus else WEIGHT_NAME)
+    dropped = image_features(judges) if args.plus else None
     results = {m: [] for m in MODELS + ("ideal",)}
     per_seed = {m: {} for m in MODELS}
     picks = []
@@ -234,6 +249,7 @@ def main(argv=None) -> int:
         rows = prompts_for(reference.spec)
         prompts = [r[0] for r in rows]
         embedding = torch.from_numpy(judges.identity_embeddings([reference.image])[0]).float()
+        features = image_features(judges, [reference.image]) if args.plus else None
         # The ideal output: the world's drawing of the asked attributes on the reference's identity and seed.
         ideal = [np.asarray(draw(asked, seed=reference.seed).image) for _, asked, _ in rows]
         ideal_scores = measure(judges, reference, ideal, rows)
@@ -242,8 +258,9 @@ def main(argv=None) -> int:
             results["ideal"] += ideal_scores
             images = {
                 MODELS[0]: generate(pipes[0], prompts, latents, args.steps, args.guidance),
-                MODELS[1]: generate(pipes[1], prompts, latents, args.steps, args.guidance, embedding),
-                MODELS[2]: generate(pipes[1], prompts, latents, args.steps, args.guidance, torch.zeros_like(embedding)),
+                MODELS[1]: generate(pipes[1], prompts, latents, args.steps, args.guidance, embedding, features, dropped),
+                MODELS[2]: generate(pipes[1], prompts, latents, args.steps, args.guidance, torch.zeros_like(embedding),
+                                    dropped if args.plus else None, dropped),
             }
             for model, batch in images.items():
                 scored = measure(judges, reference, batch, rows)
