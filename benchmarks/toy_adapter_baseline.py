@@ -107,6 +107,17 @@ def start_latents(identity, count, seed):
         1_000_000 * seed + 1000 * identity + k)) for k in range(count)])
 
 
+def pipeline_embeds(embedding):
+    """`ip_adapter_image_embeds` for one reference: (2, 1, 32), [negative (zeros); positive].
+
+    diffusers' pipeline splits the tensor into halves and repeats each half once per image of the batch
+    (batch_size x num_images_per_prompt): it is per reference, not per row. A per-row tensor (2B, 1, 32)
+    becomes 2B^2 rows, and the IP attention processors fold them into B x 4 tokens per row without an
+    error (their `view(batch, -1, heads, dim)`); only the Plus projection's `clip_embeds` batch check
+    catches it. One embedding for the whole batch is the only thing this path can express."""
+    return torch.stack([torch.zeros_like(embedding), embedding])[:, None]
+
+
 def generate(pipe, prompts, latents, steps, guidance, embedding=None, features=None, dropped_features=None):
     """uint8 images of `prompts` from `latents`. `embedding`: (32,) identity embedding for an adapter
     pipeline (zeros for FD); for a Plus adapter also `features` (tokens, channels) of the reference
@@ -116,9 +127,7 @@ def generate(pipe, prompts, latents, steps, guidance, embedding=None, features=N
     count = len(prompts)
     kwargs = {}
     if embedding is not None:
-        rows = embedding[None].repeat(count, 1)
-        # diffusers splits each tensor into [negatives; positives] along the batch, one image per prompt.
-        kwargs["ip_adapter_image_embeds"] = [torch.cat([torch.zeros_like(rows), rows])[:, None]]
+        kwargs["ip_adapter_image_embeds"] = [pipeline_embeds(embedding)]
     if features is not None:
         use_image_features(pipe, torch.cat([dropped_features.expand(count, -1, -1), features.expand(count, -1, -1)]))
     images = pipe(prompts, latents=latents, num_inference_steps=steps, guidance_scale=guidance,

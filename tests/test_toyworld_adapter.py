@@ -23,7 +23,8 @@ def toy_pipe():
 
 
 def _embeds(embedding: torch.Tensor) -> list[torch.Tensor]:
-    # diffusers' layout for ip_adapter_image_embeds with guidance: [negatives; positives], one image each.
+    # diffusers' layout for ip_adapter_image_embeds with guidance: (2, images, dim), [negative; positive],
+    # per reference; the pipeline repeats it for every image of the batch.
     return [torch.cat([torch.zeros_like(embedding), embedding])[:, None]]
 
 
