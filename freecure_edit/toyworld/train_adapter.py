@@ -14,7 +14,9 @@ What is trained and on what (IP-Adapter's recipe, tencent-ailab/IP-Adapter, in m
   freely (present glasses, hats and expressions are always named), so the adapter is where the hair of
   an uncaptioned drawing has to come from if its embedding carries it. That is the mechanism by which
   real adapters copy the reference's attributes; full captions (`world.caption_for`) would leave it
-  nothing to learn there;
+  nothing to learn there. (The committed toy SD was trained on full captions only, so partial ones are
+  a shift for the frozen base too; the LoRA may absorb part of it, which FD, the LoRA without an
+  identity, shows);
 - dropping, IP-Adapter's rates: per sample, 5% the embedding alone (zeros), 5% the text alone (""),
   5% both; the zero embedding with the LoRA on is then what "no identity" means to the adapter;
 - the plain epsilon-prediction MSE of IP-Adapter (no min-SNR weighting), uniform timesteps over SD 1.5's
@@ -29,9 +31,9 @@ Dropping the embedding drops the features too (the features of an all-zero image
 training encodes a zeroed image).
 
 Writes OUT_DIR/ip-adapter-faceid_toy.safetensors (or ip-adapter-faceid-plusv2_toy.safetensors; fp16,
-the layout of `generation.faceid_layout`) and
-OUT_DIR/manifest.json (command, seeds, settings, versions, seconds, sha256, the base model it was trained
-on, and a held-out loss check). Everything is written to OUT_DIR.partial and renamed at the end.
+the layout of `generation.faceid_layout`) and OUT_DIR/manifest.json (command, seeds, settings,
+versions, seconds, sha256, the base model it was trained on, and a held-out loss check). Everything is
+written to OUT_DIR.partial and renamed at the end.
 """
 
 from __future__ import annotations
