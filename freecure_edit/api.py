@@ -146,15 +146,20 @@ class FreeCure:
 
         if self.adapter is not None:
             self.unload_adapter()
+        if image_encoder is None and hasattr(self.face_analyzer, "reference_features"):
+            image_encoder = False  # the face pack gives the image features itself (the toy one does)
         self.adapter = load_faceid_adapter(self.pipe, source or DEFAULT_ADAPTER, weight_name, family=self.backbone.kind,
                                            image_encoder=image_encoder, shortcut=shortcut)
         return self.adapter
 
     def reference_features(self, image):
         """FaceID Plus's (cond, uncond) features of the reference image, each (1, 1, tokens, width): the
-        pipeline's CLIP image encoder by default; assign a function to replace it (the toy world does)."""
+        face pack's own where it has them (the toy pack), else the pipeline's CLIP image encoder; assign
+        a function to replace it."""
         from freecure_edit.generation.adapter import clip_reference_features
 
+        if hasattr(self.face_analyzer, "reference_features"):
+            return self.face_analyzer.reference_features(image)
         return clip_reference_features(self.pipe, image)
 
     def unload_adapter(self) -> None:

@@ -12,8 +12,7 @@ from cure_fixtures import HAIR_ON_TOP, FixedRegionParser
 from freecure_edit import FreeCure
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
-from freecure_edit.generation.faceid_layout import save_faceid
-from freecure_edit.generation.faceid_plus_layout import faceid_plus_state_dict
+from freecure_edit.generation.faceid_layout import faceid_plus_state_dict, save_faceid
 from freecure_edit.testing.sd import tiny_sd_pipeline
 
 ID_DIM, CLIP_DIM, SIZE = 16, 24, 64

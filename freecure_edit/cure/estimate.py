@@ -115,22 +115,22 @@ def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 
 
 
 def measure_evaluation_seconds(backbone, working_size: tuple[int, int], template: str, guidance: float,
-                               identity_dim: int | None = None) -> float:
+                               prepare=None) -> float:
     """Seconds per denoiser evaluation at the working size, in the guided batch most of a cure runs in.
 
     The first call pays for one-off set-up (allocations, kernel selection), so a second one is timed.
-    `identity_dim`: with an IP-Adapter FaceID loaded, every row carries an identity embedding of that length.
+    `prepare(pair)`: what every row must also carry (with an IP-Adapter FaceID loaded, an identity
+    embedding: generation.estimate.zero_identity).
     """
     import torch
 
-    from freecure_edit.backbones.base import guided_rows, with_identity
+    from freecure_edit.backbones.base import guided_rows
 
     width, height = working_size
     scale = backbone.vae_scale_factor
     pair = backbone.encode_prompt(template, image_size=working_size)
-    if identity_dim is not None:
-        zero = torch.zeros(1, 1, identity_dim, device=backbone.device)
-        pair = with_identity(pair, zero, zero)
+    if prepare is not None:
+        pair = prepare(pair)
     rows = guided_rows(pair, guidance) if backbone.uses_guidance else backbone.with_guidance(pair.cond, guidance)
     latents = torch.zeros(rows.rows, backbone.vae.config.latent_channels, height // scale, width // scale)
     timestep = backbone.pipe.scheduler.config.num_train_timesteps // 2

@@ -11,6 +11,7 @@ from freecure_edit.prompts import ParsedPrompt
 PHASE_LABELS = {
     "inversion": "inverting the photo",
     "generation": "PD and FD generation",
+    "fasa-generation": "FASA on the generation",
     "foundation": "foundation branch",
     "masks": "attribute masks",
     "sam": "SAM refinement",

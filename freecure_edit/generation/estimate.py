@@ -11,6 +11,9 @@ at gamma 0.5. A second generation with the same reference and seed costs all of 
 
 from __future__ import annotations
 
+import torch
+
+from freecure_edit.backbones.base import with_identity
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.cure.estimate import Estimate, apg_steps
 from freecure_edit.prompts import ParsedPrompt
@@ -32,8 +35,17 @@ def generation_evaluations(config: CureConfig, parsed: ParsedPrompt) -> Estimate
 
 def generation_phases(config: CureConfig, parsed: ParsedPrompt) -> list[tuple[str, int]]:
     """The phases a generation reports to `progress(phase, done, total)`, in order, with their totals."""
-    plan = [("generation", config.steps), ("masks", 1), ("fasa", config.steps)]
+    plan = [("generation", config.steps), ("masks", 1), ("fasa-generation", config.steps)]
     count = apg_steps(config, parsed)
     if count:
         plan.append(("apg", 2 * count))
     return plan
+
+
+def zero_identity(backbone, adapter, features=None):
+    """For timing an evaluation before the reference is read: a function giving every row of a prompt
+    pair a zero identity embedding of the adapter's length and, for FaceID Plus, `features`' unconditional
+    half (the reference's (cond, uncond) features, which fix the token count)."""
+    zero = torch.zeros(1, 1, adapter.id_dim, device=backbone.device)
+    shared = None if features is None else (features[1], features[1])
+    return lambda pair: with_identity(pair, zero, zero, shared)

@@ -145,7 +145,7 @@ def generate_at_size(backbone, parser, parsed: ParsedPrompt, identity: torch.Ten
                 controller.step = i
                 noise = guided_noise(backbone, schedule, i, z, branches.pd, branches.pd_guidance)
                 z = schedule.step(z, noise, i)
-                report("fasa", i + 1, steps, z)
+                report("fasa-generation", i + 1, steps, z)
             controller.release_cache()
 
         # 5. APG, for attributes without a region.

@@ -89,7 +89,7 @@ def run_generate(params: dict[str, Any], given: set[str], on_item=None) -> Gener
     quiet_libraries(params["debug"])
     from freecure_edit.cure.config import CureConfig
     from freecure_edit.generation.adapter import check_adapter_source
-    from freecure_edit.generation.estimate import generation_evaluations
+    from freecure_edit.generation.estimate import generation_evaluations, zero_identity
     from freecure_edit.imageio import load_image
     from freecure_edit.models.devices import pick_device
     from freecure_edit.prompts import parse_prompt
@@ -117,8 +117,12 @@ def run_generate(params: dict[str, Any], given: set[str], on_item=None) -> Gener
     side = resolved.working_size or fc.backbone.native_size
     parsed = parse_prompt(items[0].prompt, template=config.template,
                           attributes=list(config.attributes) if config.attributes is not None else None)
-    estimate = replace(generation_evaluations(resolved, parsed), seconds_per_evaluation=measure_evaluation_seconds(
-        fc.backbone, (side, side), parsed.template, resolved.photo_guidance, identity_dim=adapter.id_dim))
+    features = None
+    if adapter.kind == "faceid-plus":
+        features = fc.reference_features(load_image(items[0].reference, max_pixels=limit).rgb)
+    seconds = measure_evaluation_seconds(fc.backbone, (side, side), parsed.template, resolved.photo_guidance,
+                                         prepare=zero_identity(fc.backbone, adapter, features))
+    estimate = replace(generation_evaluations(resolved, parsed), seconds_per_evaluation=seconds)
     count = f" each, {len(items)} images" if len(items) > 1 else ""
     note(estimate_line(estimate, fc.backbone.device.type) + count)
     models = {**choice.parameters(True), "adapter": params["adapter"]}
