@@ -113,3 +113,16 @@ def test_bad_rows_are_refused_before_any_model_loads(toy_setup, text, message):
     result = run_cli([*args, "--prompts", rows, "-o", folder / "bad-out"])
     line = assert_one_line_error(result, 2)
     assert message in line
+
+
+@pytest.mark.parametrize("adapter", ["faceid", "faceid-plusv2"])
+def test_the_committed_toy_adapters_run_through_the_readme_command(toy_setup, adapter):
+    folder, _, reference = toy_setup
+    committed = model_dir("sd").parent / "adapters" / adapter
+    out = folder / f"committed-{adapter}.png"
+    result = run_cli([*base_args(committed, reference), "-o", out, "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["adapter"]["kind"] == ("faceid-plus" if "plus" in adapter else "faceid")
+    assert report["adapter"].get("shortcut", True) is True  # a file named plusv2 gets PlusV2's shortcut
+    assert out.is_file()
