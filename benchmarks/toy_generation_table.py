@@ -124,6 +124,8 @@ def run(args) -> None:
                                      "pixels": np.asarray(image, dtype=np.float64) / 255.0})
                         images[(r, p, seed)][method] = image
         print(f"reference {r + 1}/{len(drawings)} done, {time.perf_counter() - started:.0f} s", flush=True)
+        if args.report_every and (r + 1) % args.report_every == 0 and r + 1 < len(drawings):
+            report(rows, args.seeds)  # so far: a run stopped by the clock still leaves a table
     report(rows, args.seeds)
     if args.save:
         save_grid(Path(args.save), drawings, prompts, images)
@@ -199,6 +201,7 @@ def main() -> None:
                         help="whose parse draws the masks: FD's (the authors'), PD's ('photo'), or both")
     parser.add_argument("--omega", type=float, default=None, help="FASA's omega [default: the model's]")
     parser.add_argument("--save", help="write the grid PNG here")
+    parser.add_argument("--report-every", type=int, default=0, help="also print the table so far every N references")
     parser.add_argument("--quick", action="store_true", help="2 references x 2 prompts x 2 seeds x 4 steps")
     args = parser.parse_args()
     if args.adapter is None:

@@ -177,8 +177,10 @@ class FreeCure:
 
         PD (the adapter alone) and FD (no identity) start from one z_T: `latents` (1, C, h, w) when given,
         else noise drawn on the CPU from `seed`. `identity`: a ready embedding instead of `id_image`'s
-        (then the face pack is only used to measure the result). Returns a GenerationResult with the
-        cured image, PD alone, FD and the masks."""
+        (then the face pack is only used to measure the result). Without `config` the masks come from
+        FD's parse as the authors' do (mask_source "fd"); a CureConfig of your own keeps its
+        mask_source, "both" by default. Returns a GenerationResult with the cured image, PD alone, FD
+        and the masks."""
         from freecure_edit.generation.run import run_generation
 
         reference = None if id_image is None else _rgb_photo(id_image)
