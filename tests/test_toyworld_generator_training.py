@@ -119,3 +119,49 @@ def test_edge_loss_is_zero_for_the_same_image_and_grows_with_blur():
     assert 0 < edge_loss(soft, image) < edge_loss(softer, image)
     # A uniform shift of brightness costs the pixel loss, not the edge loss.
     assert edge_loss(image + 0.2, image) < 1e-6
+
+
+def test_head_footprints_are_the_same_with_or_without_a_hat_and_either_hair_style():
+    # The footprint weight must not depend on the answer the caption gives (hat, hair style), or the
+    # weighted loss would lean toward the answer that carries the weight, as the hat label's did.
+    from freecure_edit.toyworld.train_generator import cell_weights, head_footprints
+
+    seed = 11
+    plain = PortraitSpec(identity=4, hair_colour="red", hair_style="straight")
+    variants = [plain, plain.with_changes(hat="hat"), plain.with_changes(hair_style="curly", hat="hat")]
+    # head_footprints redraws drawing k with seed seed_base + k: give every variant the same seed.
+    footprints = [head_footprints([spec], seed_base=seed)[0] for spec in variants]
+    assert all((f == footprints[0]).all() for f in footprints[1:])
+    for spec in variants:
+        labels = draw(spec, seed).labels
+        for name in ("hat", "hair"):
+            assert footprints[0][labels == LABEL[name]].all(), (spec, name)
+    assert not footprints[0][draw(plain, seed).labels == LABEL["mouth"]].any()
+    weights = cell_weights(footprints[0][None], 16, 3.0)
+    assert weights.shape == (1, 1, 16, 16) and set(weights.unique().tolist()) == {0.0, 3.0}
+
+
+def test_train_unet_goes_on_from_given_models_with_the_footprint_weight():
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    from freecure_edit.toyworld import architectures
+    from freecure_edit.toyworld.data import drawing_set
+    from freecure_edit.toyworld.train_generator import encode, train_unet
+
+    torch.manual_seed(0)
+    vae = AutoencoderKL(**architectures.vae_config()).eval()
+    data = drawing_set(4, 0)
+    unet, text_encoder = UNet2DConditionModel(**architectures.unet_config()), CLIPTextModel(architectures.text_config())
+    before = torch.cat([p.detach().flatten().clone() for p in unet.parameters()])
+    trained, trained_text, _ = train_unet(vae, data, 2, seed=0, batch=2, log=lambda _: None,
+                                          latents=encode(vae, data.pixels()), text_steps=0, start_from=(unet, text_encoder),
+                                          footprint_weight=4.0, footprint_seed_base=0)
+    assert trained is unet and trained_text is text_encoder
+    assert not torch.equal(before, torch.cat([p.detach().flatten() for p in trained.parameters()]))
+    try:
+        train_unet(vae, data, 1, seed=0, batch=2, log=lambda _: None, text_steps=0, footprint_weight=4.0)
+    except ValueError as error:
+        assert "footprint_seed_base" in str(error)
+    else:
+        raise AssertionError("a footprint weight without the drawings' seed must be refused")

@@ -131,6 +131,35 @@ def detail_weights(labels, latent_size: int, weight: float, names=DETAIL_LABELS)
     return 1 + weight * cells
 
 
+def head_footprints(specs, seed_base: int, size: int = 64) -> np.ndarray:
+    """(n, size, size) bool: where drawing k (drawn as `draw(specs[k], seed_base + k)`, as `data.drawing_set`
+    draws) would have a hat or hair of either style, whatever it has.
+
+    The hat-label detail weight (DETAIL_LABELS) falls only where a hat IS drawn, so wherever the caption
+    does not settle the hat the weighted least-squares answer leans toward one (unasked hats 0.61 in run 1,
+    0.71 on the committed weights); without it (run 2) the hat words were barely learnt: flipping them
+    changed the UNet's x0 loss by 0.001-0.01 at t 500-960, against 0.05 for the glasses words, which have
+    detail weight, while the hat's mean latent shift (0.0175 of the x0 variance) is as large as
+    sunglasses' (0.0165). Redrawn with the hat on and with each hair style, the footprint depends on the
+    drawing's geometry only (the world draws the hat last and the jitter first), so weighting it spends
+    more of the budget on the hat and hair decisions without favouring either answer."""
+    from freecure_edit.toyworld.world import LABEL, draw
+
+    out = np.zeros((len(specs), size, size), dtype=bool)
+    for k, spec in enumerate(specs):
+        seed = seed_base + k
+        out[k] = draw(spec.with_changes(hat="hat"), seed, size).labels == LABEL["hat"]
+        for style in ("straight", "curly"):
+            out[k] |= draw(spec.with_changes(hat="none", hair_style=style), seed, size).labels == LABEL["hair"]
+    return out
+
+
+def cell_weights(mask: np.ndarray, latent_size: int, weight: float) -> torch.Tensor:
+    """(n, 1, latent_size, latent_size): `weight` within one latent cell of a True pixel of `mask`, else 0."""
+    cells = F.adaptive_max_pool2d(torch.as_tensor(mask).float()[:, None], latent_size)
+    return weight * F.max_pool2d(cells, 3, stride=1, padding=1)
+
+
 def batch_tokens(caption_ids, template_ids, empty_ids, index, generator, template_generator,
                  template_share: float) -> torch.Tensor:
     """Token ids of one training batch: each drawing's caption, cut to its template with probability
@@ -160,7 +189,8 @@ def fresh_caption_tokens(specs, index, ids, empty_ids, generator, caption_rng, r
 def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr: float = 1e-3, log=print,
                latents: torch.Tensor | None = None, text_steps: int = 200, every_25_steps=None,
                detail_weight: float = 0.0, template_share: float = 0.0, checkpoints=(), on_checkpoint=None,
-               caption_rules=None, detail_labels=DETAIL_LABELS):
+               caption_rules=None, detail_labels=DETAIL_LABELS, start_from=None,
+               footprint_weight: float = 0.0, footprint_seed_base: int | None = None):
     """A UNet2DConditionModel and a CLIPTextModel trained together (the text encoder first taught the
     attribute words alone); captions are dropped to "" 10% of the time so classifier-free guidance works.
     `latents`: the drawings' unscaled latent means, when already computed. `every_25_steps()` is called
@@ -171,7 +201,11 @@ def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr
     the in-distribution template redraws the photo's glasses (README, toy world). `caption_rules`: a
     `captions.CaptionRules` to draw partial captions at every step (`fresh_caption_tokens`; it replaces
     `template_share`), None for each drawing's full caption. `on_checkpoint(step, unet,
-    text_encoder)` receives copies holding the averaged weights after each step number in `checkpoints`."""
+    text_encoder)` receives copies holding the averaged weights after each step number in `checkpoints`.
+    `start_from`: a (unet, text_encoder) pair to go on training instead of fresh ones (the text encoder's
+    pretraining is then skipped unless `text_steps` asks for it). `footprint_weight`: extra loss weight on
+    each drawing's `head_footprints` (hat or hair, whether drawn or not); `footprint_seed_base`: the seed
+    `data` was drawn from (`drawing_set(count, seed)`), needed to redraw them."""
     from diffusers import DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel
 
@@ -179,8 +213,11 @@ def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr
     from freecure_edit.toyworld.world import prompt_for
 
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(**architectures.unet_config())
-    text_encoder = CLIPTextModel(architectures.text_config())
+    if start_from is not None:
+        unet, text_encoder = start_from
+    else:
+        unet = UNet2DConditionModel(**architectures.unet_config())
+        text_encoder = CLIPTextModel(architectures.text_config())
     tokenizer = tiny_clip_tokenizer()
     noise_schedule = DDPMScheduler(**{k: v for k, v in architectures.scheduler_config().items()
                                       if k not in ("set_alpha_to_one",)})
@@ -194,7 +231,8 @@ def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr
 
     caption_ids = ids(data.captions)
     empty_ids = ids([""])[0]
-    pretrain_text_encoder(text_encoder, caption_ids, data, text_steps, seed, log=log)
+    if text_steps:
+        pretrain_text_encoder(text_encoder, caption_ids, data, text_steps, seed, log=log)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     average = [p.detach().clone() for p in params]
@@ -207,6 +245,12 @@ def train_unet(vae, data: DrawingSet, steps: int, seed: int, batch: int = 32, lr
     template_generator = torch.Generator().manual_seed(seed + 1)
     caption_rng = np.random.default_rng([seed, 27])  # its own stream too
     position_weight = detail_weights(data.labels, latents.shape[-1], detail_weight, detail_labels) if detail_weight else None
+    if footprint_weight:
+        if footprint_seed_base is None:
+            raise ValueError("footprint_weight needs footprint_seed_base, the seed the drawings were drawn from")
+        footprint = cell_weights(head_footprints(data.specs, footprint_seed_base, data.images.shape[1]),
+                                 latents.shape[-1], footprint_weight)
+        position_weight = footprint + (1 if position_weight is None else position_weight)
     unet.train()
     text_encoder.train()
     for step in range(steps):
