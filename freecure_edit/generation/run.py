@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import PIL.Image
 import torch
@@ -16,8 +14,6 @@ from freecure_edit.generation.identity import generated_similarity, reference_em
 from freecure_edit.generation.pipeline import generate_at_size, initial_latent
 from freecure_edit.generation.result import GenerationResult
 from freecure_edit.prompts import parse_prompt
-
-logger = logging.getLogger(__name__)
 
 # Settings of the photo cure that have no meaning for a generation; a value other than the default warns.
 PHOTO_ONLY = ("inversion", "fd_corrections", "mask_corrections", "fd_mask_corrections", "fd_start", "fd_noise",
