@@ -106,7 +106,6 @@ def test_fasa_changes_the_personalized_image_inside_the_mask(tmp_path):
     assert float(result.masks["union"].max()) == 1.0
     change = np.abs(pixels(result.image) - pixels(result.pd_image)).mean(axis=(1, 2))
     hair_rows = round(HAIR_ON_TOP["hair"][3] * SIZE)
-    print(change[:hair_rows].mean(), change[hair_rows:].mean())
     assert change[:hair_rows].mean() > 1.0
 
 
