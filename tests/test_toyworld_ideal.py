@@ -128,3 +128,30 @@ def test_an_output_of_another_size_is_compared_at_the_drawing_size():
     drawing, _, ideal = edited("red hair")
     scores = distance_to_ideal(ideal.image.resize((128, 128), Image.NEAREST), drawing, ideal)
     assert scores["ideal_mae_in"] < 2.0 and scores["ideal_ssim_in"] > 0.98
+
+
+def _hatless_and_hatted(hair_colour: str, seed: int):
+    drawing = draw(PortraitSpec(identity=5, hair_colour=hair_colour), seed)
+    prompt = prompt_for(drawing.spec.with_changes(hat="hat"), ["hat"])
+    return drawing, ideal_edit(drawing, prompt)
+
+
+@pytest.mark.parametrize("hair_colour, seed", [("black", 2), ("brown", 4), ("blonde", 9)])
+def test_a_hat_in_a_colour_the_seed_did_not_pick_is_the_asked_hat(hair_colour, seed):
+    # No prompt names a hat's colour: a clean hat in any colour is the ideal edit of "a hat".
+    drawing, ideal = _hatless_and_hatted(hair_colour, seed)
+    green = draw(ideal.spec, seed, hat_rgb=(40, 200, 70)).image
+    scores = distance_to_ideal(green, drawing, ideal)
+    assert scores["ideal_mae_in"] < 1.0 and scores["ideal_ssim_in"] > 0.99
+
+
+@pytest.mark.parametrize("hair_colour, seed", [("black", 2), ("brown", 4), ("blonde", 9)])
+def test_no_hat_does_not_become_a_hat_in_the_colour_of_whatever_is_there(hair_colour, seed):
+    # The hat's colour comes from the output, so leaving the drawing alone gets a "hat" in its hair's and
+    # background's colour; the shape still tells it from a hat, even on black hair under a black hat.
+    drawing, ideal = _hatless_and_hatted(hair_colour, seed)
+    unchanged = distance_to_ideal(drawing.image, drawing, ideal)
+    for hat_rgb in [(40, 200, 70), (30, 26, 26)]:
+        hatted = distance_to_ideal(draw(ideal.spec, seed, hat_rgb=hat_rgb).image, drawing, ideal)
+        assert unchanged["ideal_mae_in"] > 10 and unchanged["ideal_mae_in"] > 5 * hatted["ideal_mae_in"]
+        assert unchanged["ideal_ssim_in"] < hatted["ideal_ssim_in"] - 0.2

@@ -66,14 +66,16 @@ def edit_region(original: Drawing, ideal: Drawing, dilation_px: int = INSIDE_DIL
 
 def distance_to_ideal(output: Image.Image, original: Drawing, ideal: Drawing) -> dict[str, float | None]:
     """MAE and SSIM of `output` to `ideal` inside the edit region and outside it (see the constants);
-    None for a side with no pixel (a prompt that asks for nothing new has no inside)."""
-    inside = edit_region(original, ideal, INSIDE_DILATION_PX)
-    outside = ~edit_region(original, ideal, OUTSIDE_MARGIN_PX)
-    target = np.asarray(ideal.image.convert("RGB"), dtype=np.float64)
+    None for a side with no pixel (a prompt that asks for nothing new has no inside). A hat the edit
+    adds is compared in the output's own colour (`with_hat_colour_of`)."""
     image = output.convert("RGB")
     if image.size != ideal.image.size:
         image = image.resize(ideal.image.size, Image.LANCZOS)
     made = np.asarray(image, dtype=np.float64)
+    ideal = with_hat_colour_of(made, original, ideal)
+    inside = edit_region(original, ideal, INSIDE_DILATION_PX)
+    outside = ~edit_region(original, ideal, OUTSIDE_MARGIN_PX)
+    target = np.asarray(ideal.image.convert("RGB"), dtype=np.float64)
     distances: dict[str, float | None] = {}
     for side, pixels in (("in", inside), ("out", outside)):
         if not pixels.any():
@@ -87,6 +89,24 @@ def distance_to_ideal(output: Image.Image, original: Drawing, ideal: Drawing) ->
     return distances
 
 
+def with_hat_colour_of(made: np.ndarray, original: Drawing, ideal: Drawing) -> Drawing:
+    """The ideal redrawn with its new hat in the output's colour: the world picks a hat's colour from the
+    seed, and no prompt names it, so any colour is the asked hat. Measured against the seed's colour, a
+    clean hat of another colour sat 60-70 levels from the ideal, as far as no hat at all. The colour is
+    the output's median over the ideal hat's pixels; an output without a hat gets a "hat" in whatever it
+    shows there (hair, skin, background), which still differs from it in shape, so it does not score as
+    a hat. A hat the drawing already wears is left as drawn."""
+    if ideal.spec.hat != "hat" or original.spec.hat == "hat" or ideal.seed is None:
+        return ideal
+    from freecure_edit.toyworld.world import LABEL
+
+    hat = ideal.labels == LABEL["hat"]
+    if not hat.any():
+        return ideal
+    colour = tuple(int(round(v)) for v in np.median(made[hat], axis=0))
+    return draw(ideal.spec, ideal.seed, ideal.image.width, hat_rgb=colour)
+
+
 def _ssim_map(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """SSIM per pixel (height x width), the mean over the colour channels."""
     from skimage.metrics import structural_similarity
@@ -96,4 +116,4 @@ def _ssim_map(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["COLOUR_CHANGE_LEVELS", "DISTANCE_NAMES", "INSIDE_DILATION_PX", "OUTSIDE_MARGIN_PX", "distance_to_ideal",
-           "edit_region", "ideal_edit"]
+           "edit_region", "ideal_edit", "with_hat_colour_of"]

@@ -211,8 +211,10 @@ def _face_outline(cx, cy, fw, fh, jaw, n=48):
     return points
 
 
-def draw(spec: PortraitSpec, seed: int, size: int = 64) -> Drawing:
-    """Draw `spec` with position, scale, colours and background jittered by `seed`."""
+def draw(spec: PortraitSpec, seed: int, size: int = 64, hat_rgb: tuple[int, int, int] | None = None) -> Drawing:
+    """Draw `spec` with position, scale, colours and background jittered by `seed`; `hat_rgb` paints the
+    hat in that colour instead of the seed's (no caption or prompt names a hat's colour, so the ideal edit
+    of "a hat" may take any: toyworld.ideal)."""
     rng = np.random.default_rng([4241, int(seed)])
     person = _identity(spec.identity)
     big = size * _SUPERSAMPLE
@@ -297,6 +299,8 @@ def draw(spec: PortraitSpec, seed: int, size: int = 64) -> Drawing:
     _draw_glasses(canvas, spec.glasses, cx, eye_y, person.eye_spacing * fw, ew, scale, rng)
     if spec.hat == "hat":
         colour = tuple(int(v) for v in rng.integers(20, 236, 3))
+        if hat_rgb is not None:
+            colour = tuple(int(v) for v in hat_rgb)
         canvas.ellipse((cx - fw - 5 * scale, head_top - 5 * scale, cx + fw + 5 * scale, cy - 0.25 * fh), colour, "hat")
         brim_y = cy - 0.5 * fh
         canvas.rectangle((cx - fw - 8 * scale, brim_y - 3 * scale, cx + fw + 8 * scale, brim_y + 0.5 * scale),
