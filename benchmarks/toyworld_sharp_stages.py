@@ -1,8 +1,12 @@
 """The staged recipe of the committed toy generator (issue 27): how sd/ since sharp3 was trained.
 
-    python -m freecure_edit.toyworld.train RUN1 --sharp --generator-only        # stage 0: its autoencoder
-    python benchmarks/toyworld_sharp_stages.py OUT --vae RUN1/sd/vae             # stages 1-3, about 75 min
+    python benchmarks/toyworld_sharp_stages.py OUT                               # stages 0-3, about 90 min
+    python benchmarks/toyworld_sharp_stages.py OUT --vae RUN1/sd/vae             # stages 1-3 on a given autoencoder
     python -m freecure_edit.toyworld.gates OUT
+
+Stage 0 (run 1 of the README): the autoencoder of `train --sharp --generator-only` (3000 steps with the
+edge loss, the same drawings and seed), saved in fp16 to OUT/stages/stage-0/vae and loaded back; the
+committed one came from that command, whose UNet was then left aside.
 
 Stage 1 (run 2 of the README): a fresh UNet and text encoder, 4000 x 16 steps at lr 1e-3, partial captions
 with hair words kept more often than `captions.RULES` (0.85 / 0.7: with 0.7 / 0.5 the hair colour gate fell
@@ -39,7 +43,8 @@ HAIR_WORDS = (0.85, 0.7)  # CaptionRules(hair_colour, hair_style)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="folder to create (stage folders go to OUT/stages)")
-    parser.add_argument("--vae", required=True, help="the autoencoder folder of a --sharp --generator-only run")
+    parser.add_argument("--vae", help="an autoencoder folder to start from (a --sharp --generator-only run's "
+                                      "sd/vae) instead of training stage 0")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every stage's steps (smoke tests)")
     parser.add_argument("--drawings", type=int, default=3000)
     args = parser.parse_args(argv)
@@ -58,9 +63,10 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True)
     began = time.perf_counter()
-    vae = AutoencoderKL.from_pretrained(args.vae).float().eval()
     seed_base = TRAIN_SEED_BASE + SEEDS["drawings"]
     data = drawing_set(args.drawings, seed_base)
+    vae_folder = Path(args.vae) if args.vae else train_stage_zero(data, out / "stages" / "stage-0" / "vae", args.scale)
+    vae = AutoencoderKL.from_pretrained(vae_folder).float().eval()
     latents = encode(vae, data.pixels())
     labels = tuple(name for name in DETAIL_LABELS if name != "hat")
     rules = CaptionRules(hair_colour=HAIR_WORDS[0], hair_style=HAIR_WORDS[1])
@@ -99,6 +105,18 @@ def main(argv=None) -> int:
         shutil.copytree(WEIGHTS_DIR / name, out / name)
     _log(f"wrote {out} in {time.perf_counter() - began:.0f} s")
     return 0
+
+
+def train_stage_zero(data, folder: Path, scale: float) -> Path:
+    """The SHARP recipe's autoencoder (train.py), saved in fp16 as every committed model is."""
+    from freecure_edit.toyworld.train import SEEDS, SHARP, _log
+    from freecure_edit.toyworld.train_generator import train_vae
+
+    steps = max(2, round(SHARP.vae_steps * scale))
+    vae, _ = train_vae(data, steps, SEEDS["vae"], log=_log, edge_weight=SHARP.vae_edge_weight)
+    vae.half().save_pretrained(folder)
+    _log(f"stage 0 (autoencoder, {steps} steps) saved to {folder}")
+    return folder
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ SHORT = Settings(unet_steps=2900, unet_batch=16, detail_weight=12.0, parser_step
 # an autoencoder with the edge loss and 3000 steps (round trip 24.2 dB before; README), and 4000 UNet steps
 # of SHORT's kind, all on one thread, in about 75 minutes on a shared 2-core host.
 # Through this command (run 1) it passed the autoencoder gate (27.7 dB) only. The committed generator keeps
-# run 1's autoencoder and was trained in stages (benchmarks/toyworld_sharp_stages.py; manifest.json): 4000 x 16
+# run 1's autoencoder and was trained in stages (benchmarks/toyworld_sharp_stages.py OUT repeats them all, this
+# recipe's autoencoder first; manifest.json): 4000 x 16
 # UNet steps without the hat detail weight and with hair words kept more often, then 4500 + 1000 x 16 more with
 # the head-footprint weight (train_generator.head_footprints), which took unasked hats from 0.53 to 0.00.
 SHARP = Settings(vae_steps=3000, vae_edge_weight=1.0, unet_steps=4000, unet_batch=16, detail_weight=12.0,
