@@ -6,11 +6,14 @@
     python benchmarks/toyworld_experiment.py --fd-variants        # the foundation branch and masks (issue 27)
     python benchmarks/toyworld_experiment.py --save /tmp/toy-exp  # inputs, FD images, outputs, masks
     python benchmarks/toyworld_experiment.py --grid grid.png      # input | FD | masks | cure | ideal per edit
+    python benchmarks/toyworld_experiment.py --families --photos 8 --dump s0.json   # one edit per family, per-family table
+    python benchmarks/toyworld_experiment.py --combine s0.json s1.json s2.json    # seeds pooled, +/- half their spread
     python benchmarks/toyworld_experiment.py --flux               # the toy FLUX: FASA blocks x omega
 
 The world is drawn first: portraits that LACK what is asked (dark hair, no glasses, a neutral face, no
 hat), asked for one, two and three attributes (red or blonde hair, round glasses, a hat, a smile), as
-in the paper's Table 2. Every method edits the same drawings with the same prompts on the committed toy
+in the paper's Table 2; with --families, each drawing is asked one edit of each family instead (hair colour,
+hair style, glasses, hat, expression, and a removal of glasses, a hat or a smile it wears). Every method edits the same drawings with the same prompts on the committed toy
 models, in one process, through freecure_edit.evaluation's method adapters:
 
 - PC: the share of asked attributes the toy attribute judge sees in the output;
@@ -56,6 +59,8 @@ METHODS = [
     ("input unchanged", "input"),
     ("FD alone", "fd"),
     ("cure (FASA defaults, APG branch)", {}),
+    # The defaults before issue 27's table: the foundation branch at the photo branch's guidance.
+    ("cure, one guidance 7.5 for both branches (the authors'; before)", {"guidance": 7.5}),
     ("cure, PD guidance 1", {"pd_guidance": 1.0}),
     ("cure, APG reinvert", {"apg": "reinvert"}),
     ("cure, ROFA", {"method": "rofa"}),
@@ -125,12 +130,20 @@ def fd_variants() -> list[tuple[str, dict, bool]]:
     return [
         ("defaults (FD from the exact inversion, masks from both parses)", {}, True),
         *[(f"FD shares the photo's trajectory for {share:g} of the steps", {"fd_start": share}, True)
-          for share in (0.2, 0.4, 0.6)],
+          for share in (0.2, 0.4)],
         ("FD without its corrections", {"fd_corrections": False}, True),
-        ("FD guidance 12, PD guidance 7.5", {"guidance": 12.0, "pd_guidance": 7.5}, True),
+        *[(f"FD guidance {g:g}, PD guidance 7.5", {"guidance": g, "pd_guidance": 7.5}, True) for g in (4.0, 12.0)],
         # The paper's own setting: fresh noise, masks from the foundation image's own parse.
         *[(f"FD from fresh noise, seed {seed}, masks from its parse",
-           {"fd_noise": "fresh", "fd_seed": seed, "mask_source": "fd"}, True) for seed in (0, 1)],
+           {"fd_noise": "fresh", "fd_seed": seed, "mask_source": "fd"}, True) for seed in (0,)],
+        # The single variants that helped on seed 0 (24 edits), together, and with more weight on FD.
+        *[(f"FD guidance 4{label}", {"guidance": 4.0, "pd_guidance": 7.5, **extra}, True) for label, extra in (
+            (", without its corrections", {"fd_corrections": False}),
+            (", sharing the photo's trajectory for 0.2", {"fd_start": 0.2}),
+            (", sharing 0.2, without its corrections", {"fd_start": 0.2, "fd_corrections": False}),
+            (", omega 1", {"omega": 1.0}),
+            (", omega 2", {"omega": 2.0}),
+        )],
         ("masks from the photo's parse", {"mask_source": "photo"}, False),
         ("masks from FD's parse", {"mask_source": "fd"}, False),
     ]
@@ -157,6 +170,7 @@ class Case:
     prompt: str
     count: int
     ideal: object = None  # the same drawing redrawn by the world with the asked attributes
+    family: str = ""  # the family the edit belongs to in the per-family table (`family_cases`)
 
 
 class IdealEdit:
@@ -182,6 +196,7 @@ class Row:
     evaluations: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     pc_by_count: dict[int, list[float]] = field(default_factory=dict)
+    by_family: dict[str, list[dict]] = field(default_factory=dict)  # case family -> each case's scores
 
 
 def cases(photos: int, seed: int) -> list[Case]:
@@ -198,6 +213,43 @@ def cases(photos: int, seed: int) -> list[Case]:
             changes = {family: ASKED[family][k % len(ASKED[family])] for family in families}
             wanted = spec.with_changes(**changes)
             out.append(Case(drawing, prompt_for(wanted, families), count, draw(wanted, seed * 1000 + k)))
+    return out
+
+
+# The families of issue 27's table, in its order; each `family_cases` photo is asked one edit of each.
+FAMILY_EDITS = ("hair colour", "hair style", "glasses", "hat", "expression", "removal")
+# What a removal starts from, by photo: the attribute drawn, and the family its prompt names.
+REMOVALS = (("glasses", "round"), ("hat", "hat"), ("expression", "smiling"), ("glasses", "sunglasses"))
+
+
+def family_cases(photos: int, seed: int) -> list[Case]:
+    """`photos` drawings, each asked one edit per family of FAMILY_EDITS: a hair colour it lacks (red or
+    blonde), the other hair style, round glasses or sunglasses, a hat, a smile or surprise, and the
+    removal of glasses, a hat or a smile drawn on the same person ("without glasses", "without a hat",
+    "with a neutral expression")."""
+    from freecure_edit.toyworld.world import DARK_HAIR, FAMILIES, PortraitSpec, draw, prompt_for
+
+    out = []
+    for k in range(photos):
+        spec = PortraitSpec(identity=(5 * k + seed) % 16, hair_colour=DARK_HAIR[k % 2],
+                            hair_style=FAMILIES["hair_style"][(k // 2) % 2])
+        drawing_seed = seed * 1000 + k
+        drawing = draw(spec, drawing_seed)
+        edits = {
+            "hair colour": ("hair_colour", ("red", "blonde")[k % 2]),
+            "hair style": ("hair_style", FAMILIES["hair_style"][1 - (k // 2) % 2]),
+            "glasses": ("glasses", ("round", "sunglasses")[k % 2]),
+            "hat": ("hat", "hat"),
+            "expression": ("expression", ("smiling", "surprised")[k % 2]),
+        }
+        for family, (name, value) in edits.items():
+            wanted = spec.with_changes(**{name: value})
+            out.append(Case(drawing, prompt_for(wanted, [name]), 1, draw(wanted, drawing_seed), family))
+        name, value = REMOVALS[k % len(REMOVALS)]
+        worn = spec.with_changes(**{name: value})
+        default = PortraitSpec(identity=0).attributes()[name]
+        out.append(Case(draw(worn, drawing_seed), prompt_for(spec, [name]), 1,
+                        draw(worn.with_changes(**{name: default}), drawing_seed), "removal"))
     return out
 
 
@@ -224,11 +276,14 @@ def run(methods, all_cases, toy_metric, reference, save: Path | None, grid: list
             row.pc_by_count.setdefault(case.count, []).append(scores["pc"])
             row.identity.append(scores["if"])
             row.psnr.append(psnr_outside(photo, output.image, mask))
-            for name, value in distance_to_ideal(output.image, case.drawing, case.ideal).items():
+            distances = distance_to_ideal(output.image, case.drawing, case.ideal)
+            for name, value in distances.items():
                 if value is not None:
                     row.ideal.setdefault(name, []).append(value)
             row.evaluations.append(output.evaluations)
             row.seconds.append(output.seconds)
+            if case.family:
+                row.by_family.setdefault(case.family, []).append({**distances, "pc": scores["pc"], "if": scores["if"]})
             if save is not None:
                 folder = save / f"case{n:02d}"
                 folder.mkdir(parents=True, exist_ok=True)
@@ -275,6 +330,83 @@ def table(rows: dict[str, Row]) -> str:
     return "\n".join(lines)
 
 
+FAMILY_HEADS = ("PC", "IF", "IF / ideal's", "MAE in", "SSIM in", "MAE out", "SSIM out")
+
+
+def family_table(runs: list[dict[str, Row]]) -> str:
+    """Per family of FAMILY_EDITS and method: PC, IF (and as a share of the ideal edit's IF on the same
+    cases), and the distance to the ideal edit, pooled over `runs` (one per seed); with several runs each
+    cell adds +/- half the spread of the per-run means, so a reader sees what a seed changes."""
+    labels = list(runs[0])
+    families = [f for f in FAMILY_EDITS if f in runs[0][labels[0]].by_family]
+    head = ["family", "method", *FAMILY_HEADS, "edits"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for family in [*families, "all"]:
+        for label in labels:
+            per_run = []
+            for rows in runs:
+                chosen = families if family == "all" else [family]
+                scores = [s for f in chosen for s in rows[label].by_family[f]]
+                ideal = [s for f in chosen for s in rows[IDEAL_LABEL].by_family[f]] if IDEAL_LABEL in rows else []
+                per_run.append(_family_means(scores, ideal))
+            cells = [family, label]
+            for head_name in FAMILY_HEADS:
+                values = [m[head_name] for m in per_run if m[head_name] is not None]
+                cells.append(_spread(values, 3 if head_name.startswith(("PC", "IF", "SSIM")) else 1))
+            cells.append(str(sum(m["edits"] for m in per_run)))
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _family_means(scores: list[dict], ideal: list[dict]) -> dict:
+    def mean(name, among):
+        values = [s[name] for s in among if s.get(name) is not None]
+        return fmean(values) if values else None
+
+    identity, ideal_identity = mean("if", scores), mean("if", ideal)
+    return {"PC": mean("pc", scores), "IF": identity,
+            "IF / ideal's": identity / ideal_identity if ideal_identity else None,
+            "MAE in": mean("ideal_mae_in", scores), "SSIM in": mean("ideal_ssim_in", scores),
+            "MAE out": mean("ideal_mae_out", scores), "SSIM out": mean("ideal_ssim_out", scores),
+            "edits": len(scores)}
+
+
+def _spread(values: list[float], digits: int) -> str:
+    if not values:
+        return "-"
+    text = f"{fmean(values):.{digits}f}"
+    if len(values) > 1:
+        text += f" +/- {(max(values) - min(values)) / 2:.{digits}f}"
+    return text
+
+
+def dump(rows: dict[str, Row], path: Path) -> None:
+    """The run's per-edit values as JSON, for `--combine` to pool seeds run in separate processes."""
+    import json
+    from dataclasses import asdict
+
+    path.write_text(json.dumps({label: asdict(row) for label, row in rows.items()}))
+
+
+def load_dump(path: Path) -> dict[str, Row]:
+    import json
+
+    loaded = json.loads(path.read_text())
+    rows = {}
+    for label, values in loaded.items():
+        values["pc_by_count"] = {int(count): pcs for count, pcs in values["pc_by_count"].items()}
+        rows[label] = Row(**values)
+    return rows
+
+
+def merged_dumps(spec: str) -> dict[str, Row]:
+    """"a.json+b.json": the rows of runs on the same seed with different methods, as one run."""
+    rows: dict[str, Row] = {}
+    for path in spec.split("+"):
+        rows.update(load_dump(Path(path)))
+    return rows
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
@@ -290,11 +422,21 @@ def main(argv=None) -> None:
     parser.add_argument("--sweep", action="store_true", help="the cure's knobs instead of the peers")
     parser.add_argument("--fd-variants", action="store_true",
                         help="the foundation branch's variants and the masks' source instead of the peers (issue 27)")
+    parser.add_argument("--families", action="store_true",
+                        help="one edit per family per drawing (hair colour, hair style, glasses, hat, expression, "
+                             "a removal) instead of 1-3 attributes, and a per-family table")
+    parser.add_argument("--dump", type=Path, metavar="JSON", help="write the per-edit values here (for --combine)")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                        help="no run: pool the --dump files of several seeds into the per-family table "
+                             "(a.json+b.json: two runs of one seed with different methods)")
     parser.add_argument("--only", action="append", default=[], help="run only the methods whose label holds this text")
     parser.add_argument("--save", type=Path, help="write inputs, outputs, FD images and masks here")
     parser.add_argument("--grid", type=Path, metavar="PATH",
                         help="write a PNG: per edit, input | FD | masks | cure (defaults) | ideal")
     args = parser.parse_args(argv)
+    if args.combine:
+        print(family_table([merged_dumps(str(spec)) for spec in args.combine]))
+        return
 
     from freecure_edit import CureConfig, FreeCure
     from freecure_edit.evaluation.methods import UnetCounter, build_method
@@ -312,7 +454,7 @@ def main(argv=None) -> None:
     # The drawings are 64 px: FluxPipeline's native size would be 512 px on the toy's autoencoder.
     base = CureConfig(steps=args.steps, guidance=args.guidance, detect=False,
                       working_size=64 if args.flux is not None else None)
-    guidance = freecure.resolve_config(base).guidance
+    guidance = freecure.resolve_config(base).photo_guidance  # the peers', and the photo branch's
     if args.flux is not None:
         methods = [(label, CureMethod(label, cache, base, spec) if isinstance(spec, dict) else
                     build_method(spec, pipe=freecure.pipe, counter=counter, cache=cache, base_config=base,
@@ -330,7 +472,7 @@ def main(argv=None) -> None:
                           steps=args.steps, guidance=guidance))
             for label, spec in METHODS
         ]
-    all_cases = cases(args.photos, args.seed)
+    all_cases = (family_cases if args.families else cases)(args.photos, args.seed)
     methods.insert(0, (IDEAL_LABEL, IdealEdit(all_cases)))
     if args.only:
         methods = [(label, method) for label, method in methods
@@ -343,10 +485,16 @@ def main(argv=None) -> None:
 
         args.grid.parent.mkdir(parents=True, exist_ok=True)
         edit_grid(grid).save(args.grid)
-    print(f"Toy world ({freecure.backbone.model_defaults.name}-like toy), {args.photos} drawings x {len(COMBINATIONS)} "
+    per_photo = len(FAMILY_EDITS) if args.families else len(COMBINATIONS)
+    print(f"Toy world ({freecure.backbone.model_defaults.name}-like toy), {args.photos} drawings x {per_photo} "
           f"prompts ({len(all_cases)} edits per method), {args.steps} steps, guidance {guidance:g}, seed {args.seed}; "
           f"{time.perf_counter() - started:.0f} s in all.\n")
     print(table(rows))
+    if args.families:
+        print()
+        print(family_table([rows]))
+    if args.dump is not None:
+        dump(rows, args.dump)
 
 
 if __name__ == "__main__":

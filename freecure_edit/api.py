@@ -197,10 +197,11 @@ class FreeCure:
         For measuring each setting's own cost, as the evaluation does."""
         self._inversions.clear()
 
-    def resolve_config(self, config: CureConfig | None = None) -> CureConfig:
+    def resolve_config(self, config: CureConfig | None = None, photo: bool = True) -> CureConfig:
         """`config` with the settings it leaves to the model (steps, guidance; None) filled in with this
-        model's own (`backbone.model_defaults`: SD's 50 steps at 7.5, FLUX.1-dev's 28 at 3.5...)."""
-        return (config or CureConfig()).with_model_defaults(self.backbone.model_defaults)
+        model's own (`backbone.model_defaults`: SD's 50 steps at 7.5, FLUX.1-dev's 28 at 3.5...); `photo`
+        False for a generation, whose foundation branch does not start from a photo's inverted noise."""
+        return (config or CureConfig()).with_model_defaults(self.backbone.model_defaults, photo=photo)
 
     def _cure(self, image, prompt: str, config: CureConfig, progress, callbacks, cancel,
               detected=None) -> CureResult:

@@ -67,5 +67,6 @@ def settings_report(model: str, model_config: str | None, steps: int | None, gui
     # A setting the model does not use (true CFG on SD, which has real CFG) is not "taken from the model".
     from_model = [name for name in asked.from_model() if getattr(used, name) is not None]
     return {"model": model, "family": defaults.name, "steps": used.steps, "guidance": used.guidance,
+            "photo_guidance": used.photo_guidance,
             "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": from_model,
             "device": device_type, "notes": notes}

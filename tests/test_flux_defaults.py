@@ -46,9 +46,20 @@ def test_flux_schnell_takes_4_steps_and_says_a_given_guidance_is_ignored(flux_cu
 
 
 def test_stable_diffusion_keeps_50_steps_at_7_5(load_tiny):
-    for kind in ("sd", "sdxl"):
-        resolved = FreeCure(load_tiny(kind), parser=FixedRegionParser(HAIR_ON_TOP)).resolve_config()
-        assert (resolved.steps, resolved.guidance, resolved.true_cfg) == (50, 7.5, None)
+    # A photo on SD 1.x: the foundation branch from its inverted noise at 4, the photo branch at 7.5.
+    # SDXL keeps one guidance; a generation (photo=False) and a guidance the user gives set both branches.
+    for kind, photo_fd in (("sd", 4.0), ("sdxl", 7.5)):
+        cure = FreeCure(load_tiny(kind), parser=FixedRegionParser(HAIR_ON_TOP))
+        resolved = cure.resolve_config()
+        assert (resolved.steps, resolved.guidance, resolved.photo_guidance, resolved.true_cfg) == (50, photo_fd, 7.5, None)
+        generation = cure.resolve_config(photo=False)
+        assert (generation.guidance, generation.photo_guidance) == (7.5, 7.5)
+        given = cure.resolve_config(CureConfig(guidance=6.0))
+        assert (given.guidance, given.photo_guidance) == (6.0, 6.0)
+        fresh = cure.resolve_config(CureConfig(fd_noise="fresh"))
+        assert (fresh.guidance, fresh.photo_guidance) == (7.5, 7.5)
+        kept = cure.resolve_config(CureConfig(pd_guidance=1.0))
+        assert (kept.guidance, kept.photo_guidance) == (photo_fd, 1.0)
 
 
 def test_explain_names_the_settings_a_flux_model_would_use(tiny_model_folder):

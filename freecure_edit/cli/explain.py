@@ -24,6 +24,8 @@ def _attribute_line(attribute: dict) -> str:
 
 def _settings_line(settings: dict) -> str:
     guidance = f"guidance {settings['guidance']:g}" if settings["guidance_used"] else "no guidance input"
+    if settings["guidance_used"] and settings.get("photo_guidance") not in (None, settings["guidance"]):
+        guidance = f"guidance {settings['photo_guidance']:g} (foundation branch {settings['guidance']:g})"
     line = f"settings:  {settings['steps']} steps, {guidance}"
     if settings["true_cfg"] is not None:
         line += f", true CFG {settings['true_cfg']:g} for removals"

@@ -41,7 +41,9 @@ class CureConfig:
       SAME masks and noise blending).
     steps, guidance: sampling steps, and the foundation branch's classifier-free guidance (FLUX: its
       distilled guidance embedding). None is the model's own setting (`ModelDefaults`): 50 steps and
-      7.5 on SD 1.x and SDXL, 28 and 3.5 on FLUX.1-dev, 4 steps on FLUX.1-schnell (no guidance input).
+      7.5 on SD 1.x and SDXL, 28 and 3.5 on FLUX.1-dev, 4 steps on FLUX.1-schnell (no guidance input);
+      curing a photo on SD 1.x, the foundation branch then runs at 4 and the photo branch at 7.5
+      (`ModelDefaults.photo_fd_guidance`; a guidance given sets both, as the authors run them).
     draft_steps: the most steps a model's default may give (the draft preset, and the CLI on the CPU);
       steps the user sets are taken as they are.
     true_cfg: FLUX only: true classifier-free guidance of the foundation branch against its negative
@@ -234,14 +236,22 @@ class CureConfig:
         """`fd_mask_corrections`, with None read as the default."""
         return FD_MASK_CORRECTIONS if self.fd_mask_corrections is None else self.fd_mask_corrections
 
-    def with_model_defaults(self, defaults: "ModelDefaults") -> "CureConfig":
-        """This config with the settings left to the model (None) taken from `defaults`."""
+    def with_model_defaults(self, defaults: "ModelDefaults", photo: bool = True) -> "CureConfig":
+        """This config with the settings left to the model (None) taken from `defaults`. For a photo
+        (`photo`, and a foundation branch from its inverted noise) with no guidance given, the foundation
+        branch takes the model's `photo_fd_guidance` where it has one, and the photo branch its `guidance`;
+        a generation keeps the authors' single guidance."""
         steps = self.steps
         if steps is None:
             steps = defaults.steps if self.draft_steps is None else min(defaults.steps, self.draft_steps)
-        guidance = defaults.guidance if self.guidance is None else self.guidance
+        guidance, pd_guidance = self.guidance, self.pd_guidance
+        if guidance is None:
+            guidance = defaults.guidance
+            if photo and self.fd_noise == "inverted" and defaults.photo_fd_guidance is not None:
+                guidance = defaults.photo_fd_guidance
+                pd_guidance = defaults.guidance if pd_guidance is None else pd_guidance
         true_cfg = defaults.true_cfg if self.true_cfg is None else self.true_cfg
-        return replace(self, steps=steps, guidance=guidance, true_cfg=true_cfg)
+        return replace(self, steps=steps, guidance=guidance, pd_guidance=pd_guidance, true_cfg=true_cfg)
 
     def from_model(self) -> list[str]:
         """The settings that `with_model_defaults` fills in."""

@@ -147,12 +147,14 @@ class _ModelGrid:
         # Steps and guidance the run leaves unset are the model's own (28 and 3.5 on FLUX.1-dev), for the
         # peers as for the cure.
         resolved = freecure.resolve_config(self.base_config)
+        # The peers generate as the photo branch does: at the model's guidance, not the foundation
+        # branch's lower one on SD 1.x (ModelDefaults.photo_fd_guidance).
         self.model_settings = {"family": freecure.backbone.model_defaults.name, "steps": resolved.steps,
-                               "guidance": resolved.guidance}
+                               "guidance": resolved.photo_guidance}
         self.cache = CureCache(freecure)
         self.methods = [
             build_method(spec, pipe=freecure.pipe, counter=self.counter, cache=self.cache,
-                         base_config=self.base_config, steps=resolved.steps, guidance=resolved.guidance,
+                         base_config=self.base_config, steps=resolved.steps, guidance=resolved.photo_guidance,
                          backbone=freecure.backbone)
             for spec in settings.methods
         ]

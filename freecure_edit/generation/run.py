@@ -32,7 +32,7 @@ def run_generation(fc, adapter, id_image: PIL.Image.Image | None, prompt: str, c
     if adapter is None:
         raise ConfigurationError("generate needs an IP-Adapter FaceID: load one with FreeCure.load_adapter(...)")
     asked = generation_config(config)
-    config = fc.resolve_config(asked)
+    config = fc.resolve_config(asked, photo=False)
     warnings = _unsupported(config)
     stats = CureStats()
     clock = PhaseClock(fc.backbone, stats)

@@ -113,7 +113,7 @@ def run_generate(params: dict[str, Any], given: set[str], on_item=None) -> Gener
     quiet_loaded_libraries(params["debug"])
     fc = load_freecure(choice, device, detect=True)
     adapter = fc.load_adapter(params["adapter"], params["adapter_weight_name"], image_encoder=params["image_encoder"])
-    resolved = fc.resolve_config(config)
+    resolved = fc.resolve_config(config, photo=False)
     side = resolved.working_size or fc.backbone.native_size
     parsed = parse_prompt(items[0].prompt, template=config.template,
                           attributes=list(config.attributes) if config.attributes is not None else None)

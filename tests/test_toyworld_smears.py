@@ -1,0 +1,106 @@
+"""Does the cure draw the asked edit, or a smear of it? The distance to the ideal edit on the committed toy
+models (issue 27 item 5).
+
+The world redraws every edit exactly (toyworld.ideal), so the cure's output can be held to the right
+answer pixel for pixel inside the region the edit changes. The judges read "red hair" off a red blur;
+these tests do not. Thresholds were measured on these weights at the defaults (README, "Toy world: the
+cure on the sharper generator"), on the six drawings below, and sit between what the cure reached and
+what a smear of the same edit scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from freecure_edit import CureConfig
+from freecure_edit.toyworld.ideal import distance_to_ideal, ideal_edit
+from freecure_edit.toyworld.world import PortraitSpec, draw, prompt_for
+from toy_fixtures import SUBJECTS, load_toy_cure
+
+STEPS = 20
+SIX_SUBJECTS = [*SUBJECTS, (12, "black", "curly", 105), (15, "brown", "straight", 106)]
+EDITS = {
+    "red hair": ({"hair_colour": "red"}, ["hair_colour"]),
+    "round glasses": ({"glasses": "round"}, ["glasses"]),
+    "a hat": ({"hat": "hat"}, ["hat"]),
+    "smiling": ({"expression": "smiling"}, ["expression"]),
+}
+# Means over the six drawings inside the region, measured at the defaults (20 steps, the foundation branch
+# at guidance 4 beside the photo branch at 7.5), as MAE in 8-bit levels / SSIM:
+#   red hair       cure 28.0 / 0.603   FD alone 21.8 / 0.673   input unchanged 39.0 / 0.673
+#   round glasses  cure 47.9 / 0.566   FD alone 63.7 / 0.495   input unchanged 25.3 / 0.729
+#   a hat          cure 19.2 / 0.599   FD alone 22.1 / 0.579   input unchanged 24.3 / 0.517
+#   smiling        cure 28.4 / 0.728   FD alone 52.4 / 0.497   input unchanged 38.8 / 0.158
+# The bounds leave about 10% of margin (MAE) or 0.03 (SSIM) to what the cure reached.
+NEAR_IDEAL = {"red hair": (31.0, 0.57), "round glasses": (53.0, 0.53), "a hat": (21.5, 0.57), "smiling": (31.5, 0.69)}
+# Where the cure is nearer the ideal than FD alone (both measures): not red hair, where FD's hair is the
+# right red in the right place and the cure's has darker patches where the photo's hair shows through.
+NEARER_THAN_FD = ("round glasses", "a hat", "smiling")
+# Where it is nearer than leaving the photo alone: not round glasses, whose region (the label fills the
+# lenses) differs from the photo only in the thin rims, so leaving it alone scores well there.
+NEARER_THAN_INPUT = ("red hair", "a hat", "smiling")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return load_toy_cure("sd")
+
+
+@pytest.fixture(scope="module")
+def distances(toy):
+    """edit -> arrays over the six drawings of the cure's, FD alone's and the input's distance inside, and
+    the cured images ("images")."""
+    cure, _ = toy
+    out = {}
+    for name, (changes, families) in EDITS.items():
+        rows, images = [], []
+        for identity, colour, style, seed in SIX_SUBJECTS:
+            drawing = draw(PortraitSpec(identity=identity, hair_colour=colour, hair_style=style), seed)
+            prompt = prompt_for(drawing.spec.with_changes(**changes), families)
+            ideal = ideal_edit(drawing, prompt)
+            result = cure.cure(drawing.image, prompt, CureConfig(steps=STEPS))
+            images.append(result.image)
+            rows.append({who: distance_to_ideal(image, drawing, ideal)
+                         for who, image in (("cure", result.image), ("fd", result.fd_image), ("input", drawing.image))})
+        out[name] = {who: {measure: np.array([row[who][f"ideal_{measure}_in"] for row in rows]) for measure in ("mae", "ssim")}
+                     for who in ("cure", "fd", "input")}
+        out[name]["images"] = images
+    return out
+
+
+def _mean(distances, edit, who, measure):
+    return float(distances[edit][who][measure].mean())
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_the_cure_lands_near_the_ideal_edit_inside(distances, edit):
+    mae, ssim = _mean(distances, edit, "cure", "mae"), _mean(distances, edit, "cure", "ssim")
+    assert mae <= NEAR_IDEAL[edit][0] and ssim >= NEAR_IDEAL[edit][1], f"{edit}: MAE {mae:.1f}, SSIM {ssim:.3f}"
+
+
+@pytest.mark.parametrize("edit", NEARER_THAN_FD)
+def test_the_cure_is_nearer_the_ideal_than_its_foundation_image(distances, edit):
+    cure = (_mean(distances, edit, "cure", "mae"), _mean(distances, edit, "cure", "ssim"))
+    fd = (_mean(distances, edit, "fd", "mae"), _mean(distances, edit, "fd", "ssim"))
+    assert cure[0] < fd[0] and cure[1] > fd[1], f"{edit}: cure {cure}, FD {fd}"
+
+
+@pytest.mark.xfail(strict=True, reason="measured: FD's red hair is nearer the ideal (MAE 21.8 vs 28.0); "
+                                       "a cure that passes this should move red hair into NEARER_THAN_FD")
+def test_red_hair_is_not_yet_nearer_the_ideal_than_its_foundation_image(distances):
+    assert _mean(distances, "red hair", "cure", "mae") < _mean(distances, "red hair", "fd", "mae")
+
+
+@pytest.mark.parametrize("edit", NEARER_THAN_INPUT)
+def test_the_cure_is_nearer_the_ideal_than_the_photo_left_alone(distances, edit):
+    cure, unchanged = _mean(distances, edit, "cure", "mae"), _mean(distances, edit, "input", "mae")
+    assert cure < unchanged - 5, f"{edit}: cure {cure:.1f}, input {unchanged:.1f}"
+
+
+def test_round_glasses_are_drawn_for_the_judge_to_see(toy, distances):
+    # The distance cannot tell missing thin rims from a small error (the photo left alone scores 25.3),
+    # so the glasses are also held to the judge: measured 2 of 6 at the defaults (PC 0.33).
+    _, judges = toy
+    seen = [found["glasses"] for found in judges.attributes(distances["round glasses"]["images"])]
+    assert seen.count("round") >= 2, f"glasses after the cure: {seen}"
