@@ -454,7 +454,9 @@ def main(argv=None) -> None:
     # The drawings are 64 px: FluxPipeline's native size would be 512 px on the toy's autoencoder.
     base = CureConfig(steps=args.steps, guidance=args.guidance, detect=False,
                       working_size=64 if args.flux is not None else None)
-    guidance = freecure.resolve_config(base).photo_guidance  # the peers', and the photo branch's
+    resolved = freecure.resolve_config(base)
+    guidance = resolved.photo_guidance  # the peers', and the photo branch's
+    fd_guidance = "" if resolved.guidance == guidance else f" (the cure's foundation branch {resolved.guidance:g})"
     if args.flux is not None:
         methods = [(label, CureMethod(label, cache, base, spec) if isinstance(spec, dict) else
                     build_method(spec, pipe=freecure.pipe, counter=counter, cache=cache, base_config=base,
@@ -487,7 +489,7 @@ def main(argv=None) -> None:
         edit_grid(grid).save(args.grid)
     per_photo = len(FAMILY_EDITS) if args.families else len(COMBINATIONS)
     print(f"Toy world ({freecure.backbone.model_defaults.name}-like toy), {args.photos} drawings x {per_photo} "
-          f"prompts ({len(all_cases)} edits per method), {args.steps} steps, guidance {guidance:g}, seed {args.seed}; "
+          f"prompts ({len(all_cases)} edits per method), {args.steps} steps, guidance {guidance:g}{fd_guidance}, seed {args.seed}; "
           f"{time.perf_counter() - started:.0f} s in all.\n")
     print(table(rows))
     if args.families:
