@@ -37,7 +37,6 @@ STAGES = (
     (1500, 1.5e-4, 200, 6.0, 1000),
 )
 DETAIL = 12.0
-HAIR_WORDS = (0.85, 0.7)  # CaptionRules(hair_colour, hair_style)
 
 
 def main(argv=None) -> int:
@@ -55,7 +54,7 @@ def main(argv=None) -> int:
     from freecure_edit.models.loading import load_pipeline
     from freecure_edit.testing import tiny_clip_tokenizer
     from freecure_edit.toyworld.assets import WEIGHTS_DIR
-    from freecure_edit.toyworld.captions import CaptionRules
+    from freecure_edit.toyworld.captions import SD_RULES
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
     from freecure_edit.toyworld.train import SEEDS, _log
     from freecure_edit.toyworld.train_generator import DETAIL_LABELS, build_pipeline, encode, save_pipeline, train_unet
@@ -69,7 +68,7 @@ def main(argv=None) -> int:
     vae = AutoencoderKL.from_pretrained(vae_folder).float().eval()
     latents = encode(vae, data.pixels())
     labels = tuple(name for name in DETAIL_LABELS if name != "hat")
-    rules = CaptionRules(hair_colour=HAIR_WORDS[0], hair_style=HAIR_WORDS[1])
+    rules = SD_RULES
     previous = None
     for number, (steps, lr, offset, footprint, keep_at) in enumerate(STAGES, start=1):
         steps = max(2, round(steps * args.scale))

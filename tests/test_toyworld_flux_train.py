@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from freecure_edit.toyworld import train_flux
@@ -68,7 +69,8 @@ def test_distillation_from_a_teacher_folder_skips_the_teacher_and_records_it(qui
     assert manifest["teacher"]["files"] == teacher["files"]
 
 
-def test_a_teacher_folder_from_another_autoencoder_or_without_a_manifest_is_refused(quick_flux, tmp_path, capsys):
+def test_a_teacher_folder_from_another_autoencoder_or_clip_or_without_a_manifest_is_refused(quick_flux, tmp_path,
+                                                                                           capsys):
     import shutil
 
     other = tmp_path / "other"
@@ -78,7 +80,92 @@ def test_a_teacher_folder_from_another_autoencoder_or_without_a_manifest_is_refu
     (other / "manifest.json").write_text(json.dumps(manifest))
     assert train_flux.main([str(tmp_path / "a"), "--quick", "--teacher", str(other)]) == 3
     assert "autoencoder" in capsys.readouterr().err
+    manifest["sd_vae_sha256"] = json.loads((quick_flux / "manifest.json").read_text())["sd_vae_sha256"]
+    manifest["sd_text_encoder_sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    assert train_flux.main([str(tmp_path / "c"), "--quick", "--teacher", str(other)]) == 3
+    assert "text encoder" in capsys.readouterr().err
     (other / "manifest.json").unlink()
     assert train_flux.main([str(tmp_path / "b"), "--quick", "--teacher", str(other)]) == 3
     assert "manifest" in capsys.readouterr().err
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "b.partial").exists()
+    assert not any((tmp_path / name).exists() for name in ("a", "b", "c", "b.partial"))
+
+
+def test_the_quick_toy_flux_carries_the_toy_sds_current_autoencoder_and_clip_and_records_them(quick_flux):
+    from dataclasses import asdict
+
+    from freecure_edit.toyworld.assets import model_dir
+    from freecure_edit.toyworld.captions import SD_RULES
+    from freecure_edit.toyworld.gates import same_weights
+
+    manifest = json.loads((quick_flux / "manifest.json").read_text())
+    sd = model_dir("sd")
+    for weights, key in (("vae/diffusion_pytorch_model.safetensors", "sd_vae_sha256"),
+                         ("text_encoder/model.safetensors", "sd_text_encoder_sha256")):
+        assert manifest[key] == hashlib.sha256((sd / weights).read_bytes()).hexdigest()
+        assert same_weights(quick_flux / weights, sd / weights), f"{weights} is not the toy SD's"
+    assert manifest["caption_rules"] == asdict(SD_RULES)
+
+
+def test_the_caption_bank_draws_partial_captions_by_the_toy_sds_rules():
+    from freecure_edit.toyworld.data import drawing_set
+    from freecure_edit.toyworld.judges import asked_attributes
+
+    specs = drawing_set(200, 0).specs
+    bank = train_flux.caption_bank(specs, 8, seed=0)
+    assert [len(row) for row in bank] == [8] * len(specs)
+    assert bank == train_flux.caption_bank(specs, 8, seed=0), "the same seed draws the same bank"
+    for spec, row in zip(specs, bank):
+        for caption in row:
+            asked = asked_attributes(caption)
+            assert all(getattr(spec, family) == value for family, value in asked.items()), (spec, caption)
+            for family, default in (("glasses", "none"), ("hat", "none"), ("expression", "neutral")):
+                if getattr(spec, family) != default:
+                    assert asked.get(family) == getattr(spec, family), f"{caption!r} leaves out {family}"
+    assert sum(len(set(row)) > 1 for row in bank) > 0.9 * len(bank), "a drawing's captions should vary"
+    # SD_RULES name the hair colour with p 0.85 (captions.RULES: 0.7); 1600 draws put the share within
+    # about 0.03 of it.
+    named = np.mean([spec.hair_colour in caption for spec, row in zip(specs, bank) for caption in row])
+    assert abs(named - 0.85) < 0.04, f"hair colour named in {named:.3f} of the captions"
+
+
+class _IndexEncoder:
+    """Stands in for FluxPipeline.encode_prompt: caption "i/k" encodes to the number 100 i + k (in both
+    outputs), "" to -1, so a batch's text inputs say which drawing and which caption they came from."""
+
+    @staticmethod
+    def encode_prompt(prompt, **_):
+        import torch
+
+        codes = torch.tensor([100.0 * int(p.split("/")[0]) + int(p.split("/")[1]) if p else -1.0 for p in prompt])
+        return codes[:, None, None].expand(-1, 3, 2).clone(), codes[:, None].clone(), None
+
+
+def test_batches_pick_one_of_each_drawings_own_captions_at_random_and_drop_a_tenth():
+    import torch
+
+    drawings, per_drawing = 12, 4
+    latents = torch.arange(drawings, dtype=torch.float32)[:, None, None, None].expand(-1, 4, 16, 16).clone()
+    bank = [[f"{i}/{k}" for k in range(per_drawing)] for i in range(drawings)]
+    batches = train_flux._Batches(_IndexEncoder(), latents, bank)
+    generator = torch.Generator().manual_seed(0)
+    pairs, dropped, total = set(), 0, 0
+    for _ in range(20):
+        sequence, pooled, clean, _, _ = batches.draw(64, generator)
+        assert torch.equal(sequence[:, 0, 0], pooled[:, 0]), "the sequence and the pooled embedding of one caption"
+        for code, drawing in zip(pooled[:, 0].tolist(), clean[:, 0, 0, 0].tolist()):
+            total += 1
+            if code == -1:
+                dropped += 1
+                continue
+            assert int(code) // 100 == int(drawing), "a caption of another drawing"
+            pairs.add((int(drawing), int(code) % 100))
+    assert pairs == {(i, k) for i in range(drawings) for k in range(per_drawing)}, "every caption gets picked"
+    assert abs(dropped / total - train_flux.CAPTION_DROPOUT) < 0.04
+
+
+def test_a_caption_bank_with_rows_of_different_lengths_is_refused():
+    import torch
+
+    with pytest.raises(ValueError, match="same number of captions"):
+        train_flux._Batches(_IndexEncoder(), torch.zeros(2, 4, 16, 16), [["0/0", "0/1"], ["1/0"]])

@@ -2,7 +2,8 @@
 
     python -m freecure_edit.toyworld.gates [DIR]
 
-DIR holds the "sd", "parser" and "judges" folders (default: the committed weights). Prints one table and
+DIR holds the "sd", "parser" and "judges" folders (default: the committed weights), and may hold a "flux"
+folder (the committed weights do): the toy FLUX then gets the generator's gates too. Prints one table and
 exits 1 when a gate fails.
 """
 
@@ -46,6 +47,14 @@ UNASKED_GATE = 0.10
 PSNR_GATE = 26.0
 REALISM_SAMPLES = 96
 REFERENCE_DRAWINGS = 400
+# The toy FLUX is guidance-distilled: FluxPipeline's guidance_scale is the distilled guidance fed to the
+# transformer, one row, no negative prompt. 5 is the toy SD's gate guidance and lies inside the distilled
+# range (1-7) and the 3.5-6 the toy FLUX's cure is run at; it was chosen before the first measurement
+# (README, "Toy world: FLUX", has 3.5 beside it).
+FLUX_GUIDANCE = 5.0
+# FluxPipeline's default size is its transformer's 128 latents times the autoencoder's scale, 512 px on
+# the toy autoencoder; the world is drawn at 64 px.
+FLUX_SIZE = 64
 
 
 def attribute_judge_accuracy(judges, count: int = 400) -> dict[str, float]:
@@ -105,16 +114,12 @@ def identity_separation(judges, count: int = 320) -> dict[str, float]:
 
 
 def generator_attribute_rate(pipe, judges, count: int = 48, steps: int = GENERATION_STEPS,
-                             guidance: float = GENERATION_GUIDANCE, batch: int = 16) -> dict[str, float]:
-    """Share of fresh samples (captions of held-out specs) in which the judge sees each asked attribute."""
+                             guidance: float = GENERATION_GUIDANCE, batch: int = 16,
+                             call_kwargs: dict | None = None) -> dict[str, float]:
+    """Share of fresh samples (captions of held-out specs) in which the judge sees each asked attribute.
+    `call_kwargs`: more arguments of the pipeline call (`flux_call_kwargs` for the toy FLUX)."""
     data = drawing_set(count, HELD_OUT_SEED_BASE + 3000)
-    images = []
-    for start in range(0, count, batch):
-        generator = torch.Generator().manual_seed(start)
-        out = pipe(data.captions[start:start + batch], num_inference_steps=steps, guidance_scale=guidance,
-                   generator=generator, output_type="np").images
-        images.extend((out * 255).round().astype(np.uint8))
-    predicted = judges.attributes(np.stack(images))
+    predicted = judges.attributes(_samples(pipe, data.captions, steps, guidance, batch, call_kwargs))
     hits = {f: [] for f in FAMILIES}
     for seen, spec, caption in zip(predicted, data.specs, data.captions):
         hits["hair_colour"].append(seen["hair_colour"] == spec.hair_colour)
@@ -136,12 +141,24 @@ def partial_prompts(count: int, seed: int = HELD_OUT_SEED_BASE + 5000):
     return data, [sample_caption(spec, rng) for spec in data.specs]
 
 
-def _samples(pipe, prompts: list[str], steps: int, guidance: float, batch: int = 16) -> np.ndarray:
+def flux_call_kwargs(pipe) -> dict:
+    """What a FluxPipeline call on the toy FLUX needs beyond the SD call: the world's 64 px, and the T5
+    sequence length it was trained on. FluxPipeline pads to 512 by default, 432 more padding tokens in
+    the joint attention than training ever showed: the toy FLUX before issue 27 drew speckled noise
+    there (edge ratio 1.78), the retrained one ignores the words (asked attributes seen 0.26 against 0.83
+    on 16 partial prompts)."""
+    length = int(pipe.tokenizer_2.model_max_length)
+    return {"height": FLUX_SIZE, "width": FLUX_SIZE, "max_sequence_length": length}
+
+
+def _samples(pipe, prompts: list[str], steps: int, guidance: float, batch: int = 16,
+             call_kwargs: dict | None = None) -> np.ndarray:
+    """uint8 samples of `prompts`, batch by batch, each batch's noise seeded by its first index."""
     images = []
     for start in range(0, len(prompts), batch):
         generator = torch.Generator().manual_seed(start)
         out = pipe(prompts[start:start + batch], num_inference_steps=steps, guidance_scale=guidance,
-                   generator=generator, output_type="np").images
+                   generator=generator, output_type="np", **(call_kwargs or {})).images
         images.extend((out * 255).round().astype(np.uint8))
     return np.stack(images)
 
@@ -159,7 +176,8 @@ def autoencoder_round_trip(vae, count: int = REALISM_SAMPLES) -> dict[str, float
 
 
 def sample_realism(pipe, judges, count: int = REALISM_SAMPLES, steps: int = GENERATION_STEPS,
-                   guidance: float = GENERATION_GUIDANCE, references: int = REFERENCE_DRAWINGS) -> dict[str, float]:
+                   guidance: float = GENERATION_GUIDANCE, references: int = REFERENCE_DRAWINGS,
+                   call_kwargs: dict | None = None) -> dict[str, float]:
     """Fresh samples for partial prompts against drawings: Fréchet distance of the judges' features (to
     `references` other drawings; `frechet_floor` is the same distance for `count` drawings, the least a
     perfect generator would score at these sample sizes), edge-energy ratio (to the drawings the prompts
@@ -169,7 +187,7 @@ def sample_realism(pipe, judges, count: int = REALISM_SAMPLES, steps: int = GENE
 
     data, prompts = partial_prompts(count)
     reference = realism.judge_features(judges, drawing_set(references, HELD_OUT_SEED_BASE + 4000).images)
-    images = _samples(pipe, prompts, steps, guidance)
+    images = _samples(pipe, prompts, steps, guidance, call_kwargs=call_kwargs)
     seen = judges.attributes(images)
     unasked = realism.unasked_share(seen, prompts)
     asked = [judges.prompt_consistency(image, prompt) for image, prompt in zip(images, prompts)]
@@ -180,6 +198,14 @@ def sample_realism(pipe, judges, count: int = REALISM_SAMPLES, steps: int = GENE
         **{f"unasked_{family}": value for family, value in unasked.items()},
         "asked_seen": float(np.mean(asked)),
     }
+
+
+def same_weights(file_a, file_b) -> bool:
+    """Whether two safetensors files hold the same tensors (names, shapes, dtypes, values)."""
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(file_a)), load_file(str(file_b))
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
 
 
 def measure(root=None, quick: bool = False) -> list[dict]:
@@ -209,22 +235,57 @@ def measure(root=None, quick: bool = False) -> list[dict]:
         add("parser", f"IoU {label}", value, PARSER_GATE)
     pipe = load_pipeline(str(model_dir("sd", root)), device="cpu")
     pipe.set_progress_bar_config(disable=True)
-    rates = generator_attribute_rate(pipe, judges, count=48 // scale if not quick else 4, steps=GENERATION_STEPS if not quick else 2)
-    for family, value in rates.items():
-        add("generator", f"shows asked {family}", value, GENERATOR_GATE if family == "all_asked" else None)
+    _attribute_rows(add, "generator", pipe, judges, quick, GENERATION_GUIDANCE)
     round_trip = autoencoder_round_trip(pipe.vae, count=REALISM_SAMPLES // scale)
     add("autoencoder", "round trip PSNR dB", round_trip["psnr"], PSNR_GATE)
     add("autoencoder", "round trip edge ratio", round_trip["edge_ratio"])
-    realism = sample_realism(pipe, judges, count=REALISM_SAMPLES // scale if not quick else 4,
-                             steps=GENERATION_STEPS if not quick else 2, references=REFERENCE_DRAWINGS // scale)
-    add("generator", "partial: Frechet of judge features", realism["frechet"], FRECHET_GATE, higher=False)
-    add("generator", "  same, drawings (floor)", realism["frechet_floor"])
-    add("generator", "partial: edge energy ratio", realism["edge_ratio"], EDGE_RATIO_GATE)
-    add("generator", "partial: shows unasked, any", realism["unasked_any"], UNASKED_GATE, higher=False)
-    for family in ("glasses", "hat", "expression"):
-        add("generator", f"partial: shows unasked {family}", realism[f"unasked_{family}"])
-    add("generator", "partial: shows asked", realism["asked_seen"])
+    _realism_rows(add, "generator", pipe, judges, quick, GENERATION_GUIDANCE)
+    flux_folder = model_dir("flux", root)
+    if (flux_folder / "model_index.json").is_file():
+        flux_rows(add, flux_folder, model_dir("sd", root), judges, quick)
     return rows
+
+
+def flux_rows(add, flux_folder, sd_folder, judges, quick: bool) -> None:
+    """The toy FLUX's rows: the generator's gates at FLUX_GUIDANCE (`flux_call_kwargs`), and whether it
+    carries the toy SD's current autoencoder and CLIP (its folder keeps copies, which a retrained SD
+    leaves stale)."""
+    from freecure_edit.models.loading import load_pipeline
+
+    sd_folder, flux_folder = Path(sd_folder), Path(flux_folder)
+    for part, weights in (("autoencoder", "vae/diffusion_pytorch_model.safetensors"),
+                          ("CLIP", "text_encoder/model.safetensors")):
+        add("flux", f"same {part} as sd/ (1 yes)", same_weights(flux_folder / weights, sd_folder / weights), 1.0)
+    pipe = load_pipeline(str(flux_folder), device="cpu")
+    pipe.set_progress_bar_config(disable=True)
+    _attribute_rows(add, "flux", pipe, judges, quick, FLUX_GUIDANCE, flux_call_kwargs(pipe))
+    _realism_rows(add, "flux", pipe, judges, quick, FLUX_GUIDANCE, flux_call_kwargs(pipe))
+
+
+def _attribute_rows(add, model: str, pipe, judges, quick: bool, guidance: float,
+                    call_kwargs: dict | None = None) -> None:
+    """The attribute gate (full captions) as rows of `model`."""
+    rates = generator_attribute_rate(pipe, judges, count=48 if not quick else 4,
+                                     steps=GENERATION_STEPS if not quick else 2, guidance=guidance,
+                                     call_kwargs=call_kwargs)
+    for family, value in rates.items():
+        add(model, f"shows asked {family}", value, GENERATOR_GATE if family == "all_asked" else None)
+
+
+def _realism_rows(add, model: str, pipe, judges, quick: bool, guidance: float,
+                  call_kwargs: dict | None = None) -> None:
+    """The sharpness and realism gates (partial prompts) as rows of `model`."""
+    scale = 8 if quick else 1
+    realism = sample_realism(pipe, judges, count=REALISM_SAMPLES // scale if not quick else 4,
+                             steps=GENERATION_STEPS if not quick else 2, guidance=guidance,
+                             references=REFERENCE_DRAWINGS // scale, call_kwargs=call_kwargs)
+    add(model, "partial: Frechet of judge features", realism["frechet"], FRECHET_GATE, higher=False)
+    add(model, "  same, drawings (floor)", realism["frechet_floor"])
+    add(model, "partial: edge energy ratio", realism["edge_ratio"], EDGE_RATIO_GATE)
+    add(model, "partial: shows unasked, any", realism["unasked_any"], UNASKED_GATE, higher=False)
+    for family in ("glasses", "hat", "expression"):
+        add(model, f"partial: shows unasked {family}", realism[f"unasked_{family}"])
+    add(model, "partial: shows asked", realism["asked_seen"])
 
 
 def format_table(rows: list[dict]) -> str:

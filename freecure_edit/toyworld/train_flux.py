@@ -16,6 +16,11 @@ What it is made of, and why:
   outputs for every caption are computed once: training is then the transformer alone, which is what
   fits the time (a trained T5 would cost a forward and backward pass per step). A random encoder still
   gives every byte-token a distinct vector, and the transformer's joint attention learns to read them;
+- partial captions drawn by the rules the toy SD was trained with (captions.SD_RULES: present glasses,
+  hats and expressions always named, hair words often left out, phrases in varied order), as users and
+  the cure's foundation branch write prompts. The toy SD draws a new caption at every step; here the
+  encoders are frozen and run once, so each drawing gets a bank of `captions_per_drawing` drawn captions
+  (`caption_bank`), all encoded up front, and every step picks one of them at random per drawing;
 - FLUX.1-dev's shape in miniature (double-stream then single-stream blocks, RoPE over three axes, a
   guidance embedding, dev's dynamically shifted flow-matching schedule);
 - two phases, as FLUX.1-dev was made. The teacher: the rectified-flow loss, x_s = (1 - s) x_0 + s e,
@@ -62,9 +67,12 @@ class FluxSettings:
     lr: float = 2e-3
     distill_steps: int = 300
     distill_lr: float = 1e-3
+    # Partial captions drawn per drawing by captions.SD_RULES and encoded once (the text encoders are
+    # frozen, so a fresh draw per step as the toy SD has would cost an encoder pass per step).
+    captions_per_drawing: int = 8
 
 
-QUICK = FluxSettings(drawings=16, steps=2, batch=4, distill_steps=2)
+QUICK = FluxSettings(drawings=16, steps=2, batch=4, distill_steps=2, captions_per_drawing=2)
 
 
 def transformer_config(latent_channels: int, pooled_width: int) -> dict:
@@ -119,6 +127,19 @@ def build_pipeline(sd_pipe, transformer, t5, t5_tokenizer):
     return pipe
 
 
+def caption_bank(specs, per_drawing: int, seed: int, rules=None) -> list[list[str]]:
+    """`per_drawing` partial captions of each of `specs`, drawn by `rules` (the toy SD's by default) from
+    one seeded stream: the same bank for the same drawings and seed, so a teacher and its student see the
+    same captions."""
+    import numpy as np
+
+    from freecure_edit.toyworld.captions import SD_RULES, sample_caption
+
+    rules = SD_RULES if rules is None else rules
+    rng = np.random.default_rng([seed, 27])
+    return [[sample_caption(spec, rng, rules) for _ in range(per_drawing)] for spec in specs]
+
+
 @torch.no_grad()
 def _text_inputs(pipe, captions: list[str], batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """T5 sequences and pooled CLIP embeddings of `captions`, through FluxPipeline's own encoding."""
@@ -132,22 +153,30 @@ def _text_inputs(pipe, captions: list[str], batch: int = 256) -> tuple[torch.Ten
 
 
 class _Batches:
-    """The captions encoded once, and random training batches drawn from them and the latents: captions
-    dropped to "" at CAPTION_DROPOUT, noise and a logit-normal sigma, in one fixed order of draws."""
+    """The caption bank encoded once, and random training batches drawn from it and the latents: one of
+    each drawing's captions picked at random, captions dropped to "" at CAPTION_DROPOUT, noise and a
+    logit-normal sigma, in one fixed order of draws."""
 
-    def __init__(self, pipe, latents: torch.Tensor, captions: list[str]):
+    def __init__(self, pipe, latents: torch.Tensor, bank: list[list[str]]):
         from freecure_edit.backbones.flux import image_position_ids
 
+        if len(bank) != len(latents) or len({len(row) for row in bank}) != 1:
+            raise ValueError("the caption bank needs the same number of captions for every drawing")
         self.latents = latents
-        self.sequences, self.pooled = _text_inputs(pipe, captions)
+        self.per_drawing = len(bank[0])
+        sequences, pooled = _text_inputs(pipe, [caption for row in bank for caption in row])
+        # (drawing, caption) first, so that a drawing's captions sit side by side.
+        self.sequences = sequences.reshape(len(bank), self.per_drawing, *sequences.shape[1:])
+        self.pooled = pooled.reshape(len(bank), self.per_drawing, *pooled.shape[1:])
         self.empty_sequence, self.empty_pooled = _text_inputs(pipe, [""])
         self.image_ids = image_position_ids(*latents.shape[-2:])
-        self.text_ids = torch.zeros(self.sequences.shape[1], 3)
+        self.text_ids = torch.zeros(self.sequences.shape[2], 3)
 
     def draw(self, batch: int, generator: torch.Generator):
         """(sequence, pooled, clean latents, noise, sigma) of one batch."""
         index = torch.randint(len(self.latents), (batch,), generator=generator)
-        sequence, pool = self.sequences[index].clone(), self.pooled[index].clone()
+        column = torch.randint(self.per_drawing, (batch,), generator=generator)
+        sequence, pool = self.sequences[index, column].clone(), self.pooled[index, column].clone()
         dropped = torch.rand(batch, generator=generator) < CAPTION_DROPOUT
         sequence[dropped], pool[dropped] = self.empty_sequence[0], self.empty_pooled[0]
         clean = self.latents[index]
@@ -156,12 +185,13 @@ class _Batches:
         return sequence, pool, clean, noise, sigma
 
 
-def train_transformer(pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
-    """Flow matching on `latents` (already scaled) with the pipeline's frozen text encoders."""
+def train_transformer(pipe, latents: torch.Tensor, bank: list[list[str]], settings: FluxSettings, log=print):
+    """Flow matching on `latents` (already scaled) with the pipeline's frozen text encoders; `bank`:
+    each drawing's captions (`caption_bank`)."""
     from freecure_edit.backbones.flux import pack_latents, unpack_latents
 
     transformer = pipe.transformer
-    batches = _Batches(pipe, latents, captions)
+    batches = _Batches(pipe, latents, bank)
     height, width = latents.shape[-2:]
     optimiser = torch.optim.AdamW(transformer.parameters(), lr=settings.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(SEED)
@@ -190,14 +220,16 @@ def _optimise(optimiser, loss, model, peak_lr: float, step: int, steps: int) -> 
     _set_lr(optimiser, peak_lr, step, steps)
 
 
-def distil_guidance(teacher, pipe, latents: torch.Tensor, captions: list[str], settings: FluxSettings, log=print):
+def distil_guidance(teacher, pipe, latents: torch.Tensor, bank: list[list[str]], settings: FluxSettings,
+                    log=print):
     """Guidance distillation: `pipe.transformer` (a copy of `teacher`) learns, for g fed to its guidance
-    embedding, the teacher's guided velocity v_u + g (v_c - v_u). Returns the student."""
+    embedding, the teacher's guided velocity v_u + g (v_c - v_u) on the same caption bank. Returns the
+    student."""
     from freecure_edit.backbones.flux import pack_latents
 
     student = pipe.transformer
     teacher.eval().requires_grad_(False)
-    batches = _Batches(pipe, latents, captions)
+    batches = _Batches(pipe, latents, bank)
     empty_sequence, empty_pooled = batches.empty_sequence, batches.empty_pooled
     text_ids, image_ids = batches.text_ids, batches.image_ids
     optimiser = torch.optim.AdamW(student.parameters(), lr=settings.distill_lr, weight_decay=1e-4)
@@ -236,6 +268,7 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
 
     from freecure_edit.models.devices import dtype_kwarg
     from freecure_edit.models.loading import load_pipeline
+    from freecure_edit.toyworld.captions import SD_RULES
     from freecure_edit.toyworld.data import TRAIN_SEED_BASE, drawing_set
     from freecure_edit.toyworld.train import SEEDS, _log, _sha256, _versions
     from freecure_edit.toyworld.train_generator import encode
@@ -249,6 +282,7 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
     latents = encode(vae, data.pixels()) * vae.config.scaling_factor  # shift factor 0
     seconds["latents"] = time.perf_counter() - start
     _log(f"{len(data)} drawings encoded to {tuple(latents.shape[1:])} latents in {seconds['latents']:.1f} s")
+    bank = caption_bank(data.specs, settings.captions_per_drawing, TRAIN_SEED_BASE + SEEDS["drawings"])
 
     torch.manual_seed(SEED)
     transformer = FluxTransformer2DModel(**transformer_config(vae.config.latent_channels,
@@ -262,12 +296,12 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
     pipe = build_pipeline(sd_pipe, transformer, t5, _t5_tokenizer())
     if teacher_folder is None:
         start = time.perf_counter()
-        train_transformer(pipe, latents, data.captions, settings, log=_log)
+        train_transformer(pipe, latents, bank, settings, log=_log)
         seconds["transformer"] = time.perf_counter() - start
     if settings.distill_steps:
         start = time.perf_counter()
         teacher = copy.deepcopy(pipe.transformer)
-        distil_guidance(teacher, pipe, latents, data.captions, settings, log=_log)
+        distil_guidance(teacher, pipe, latents, bank, settings, log=_log)
         seconds["distillation"] = time.perf_counter() - start
         del teacher
     _save_half(pipe, out)
@@ -280,6 +314,8 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
         "drawing_seed": TRAIN_SEED_BASE + SEEDS["drawings"],
         "sd_folder": str(sd_folder),
         "sd_vae_sha256": _sha256(Path(sd_folder) / "vae" / "diffusion_pytorch_model.safetensors"),
+        "sd_text_encoder_sha256": _sha256(Path(sd_folder) / "text_encoder" / "model.safetensors"),
+        "caption_rules": asdict(SD_RULES),
         "guidance_range": list(GUIDANCE_RANGE) if settings.distill_steps else None,
         "teacher": teacher_manifest,
         "threads": torch.get_num_threads(),
@@ -293,7 +329,7 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
 
 def _check_teacher(folder: Path, t5, sd_folder: Path) -> dict:
     """The teacher folder's manifest, after checking it was trained on the same encoders (its T5 equals
-    this command's in fp16, its autoencoder came from the same SD weights)."""
+    this command's in fp16, its autoencoder and CLIP came from the same SD weights)."""
     from transformers import T5EncoderModel
 
     from freecure_edit.toyworld.train import _sha256
@@ -309,6 +345,12 @@ def _check_teacher(folder: Path, t5, sd_folder: Path) -> dict:
     vae_sha = _sha256(Path(sd_folder) / "vae" / "diffusion_pytorch_model.safetensors")
     if manifest.get("sd_vae_sha256") != vae_sha:
         raise ValueError(f"{folder} was trained on another toy SD autoencoder than {sd_folder}'s")
+    # The student reads the teacher's velocities through this command's CLIP: a teacher trained on
+    # another CLIP's embeddings would be asked about words it never saw encoded that way.
+    text_sha = _sha256(Path(sd_folder) / "text_encoder" / "model.safetensors")
+    if manifest.get("sd_text_encoder_sha256") != text_sha:
+        raise ValueError(f"{folder} was trained on another toy SD text encoder than {sd_folder}'s (or before "
+                         "the manifest recorded it)")
     return manifest
 
 
