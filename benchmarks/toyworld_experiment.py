@@ -128,11 +128,12 @@ def fd_variants() -> list[tuple[str, dict, bool]]:
     """Issue 27 item 4: the foundation branch's variants and the masks' source, each moved alone from the
     defaults, as (label, cure overrides, whether FD itself changes: such rows get an "FD alone" row too)."""
     return [
-        ("defaults (FD from the exact inversion, masks from both parses)", {}, True),
+        ("defaults (FD from the exact inversion, masks from both parses; on SD 1.x FD at 4, the photo at 7.5)", {}, True),
         *[(f"FD shares the photo's trajectory for {share:g} of the steps", {"fd_start": share}, True)
           for share in (0.2, 0.4)],
         ("FD without its corrections", {"fd_corrections": False}, True),
-        *[(f"FD guidance {g:g}, PD guidance 7.5", {"guidance": g, "pd_guidance": 7.5}, True) for g in (4.0, 12.0)],
+        *[(f"FD guidance {g:g}, PD guidance 7.5", {"guidance": g, "pd_guidance": 7.5}, True)
+          for g in (2.5, 3.0, 4.0, 7.5, 12.0)],
         # The paper's own setting: fresh noise, masks from the foundation image's own parse.
         *[(f"FD from fresh noise, seed {seed}, masks from its parse",
            {"fd_noise": "fresh", "fd_seed": seed, "mask_source": "fd"}, True) for seed in (0,)],

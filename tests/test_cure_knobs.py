@@ -83,13 +83,13 @@ def test_apg_branches_to_the_full_prompt(load_tiny, photo, monkeypatch):
 def test_fasa_reads_the_foundations_conditional_row(load_tiny, photo, monkeypatch):
     """Template = prompt puts FD on the photo's own trajectory, so with omega 0 and a full mask FASA is
     attention over duplicated keys: the reconstruction again, up to float error. Keys from another row
-    (the unconditional one) would move it by about 1e-2. Both branches keep all their corrections, as
-    the same trajectory needs."""
+    (the unconditional one) would move it by about 1e-2. Both branches keep all their corrections and run
+    at one guidance (SD 1.x's photo default runs FD lower), as the same trajectory needs."""
     fc = FreeCure(load_tiny("sd", "smooth"), parser=FixedRegionParser(HAIR_ON_TOP))
     final = FinalLatents(fc, monkeypatch)
     full = CureCallbacks(on_masks=lambda context: {"hair": torch.ones_like(context.masks["hair"])})
 
-    same_corrections = {"mask_corrections": 1.0, "fd_mask_corrections": 1.0}
+    same_corrections = {"mask_corrections": 1.0, "fd_mask_corrections": 1.0, "guidance": 7.5}
     fc.cure(photo(64, 64), HAIR, CureConfig(steps=STEPS, template=HAIR, omega=0.0, **same_corrections),
             callbacks=full)
 
