@@ -12,9 +12,10 @@
 
 The world is drawn first: portraits that LACK what is asked (dark hair, no glasses, a neutral face, no
 hat), asked for one, two and three attributes (red or blonde hair, round glasses, a hat, a smile), as
-in the paper's Table 2; with --families, each drawing is asked one edit of each family instead (hair colour,
-hair style, glasses, hat, expression, and a removal of glasses, a hat or a smile it wears). Every method edits the same drawings with the same prompts on the committed toy
-models, in one process, through freecure_edit.evaluation's method adapters:
+in the paper's Table 2; with --families, each drawing is asked one edit of each family instead (hair
+colour, hair style, glasses, hat, expression, and a removal of glasses, a hat or a smile it wears). Every
+method edits the same drawings with the same prompts on the committed toy models, in one process, through
+freecure_edit.evaluation's method adapters:
 
 - PC: the share of asked attributes the toy attribute judge sees in the output;
 - IF: the toy identity judge's cosine between the drawing and the output;
