@@ -36,10 +36,11 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
                           none_means="the model's: 50 on SD and SDXL, 28 on FLUX.1-dev, 4 on FLUX.1-schnell"),
     "guidance": ConfigOption("--guidance", "Classifier-free guidance of the foundation branch (FLUX.1-dev: its "
                              "guidance embedding).", float,
-                             none_means="the model's: 7.5 on SD and SDXL, 3.5 on FLUX.1-dev, none on schnell"),
+                             none_means="the model's: 7.5 on SD and SDXL (a photo on SD 1.x: 4, beside the photo "
+                                        "branch at 7.5), 3.5 on FLUX.1-dev, none on schnell"),
     "pd_guidance": ConfigOption("--pd-guidance", "Guidance of the photo branch; 1 is cheaper (4N instead of 6N "
                                 "evaluations) but FASA is weaker per unit of omega.", float,
-                                none_means="same as --guidance"),
+                                none_means="same as --guidance (7.5 for a photo on SD 1.x when --guidance is unset)"),
     "omega": ConfigOption("--omega", "FASA's logit boost of the foundation keys inside the mask.", float,
                           none_means="0.5 on SD 1.x, 1.5 on SDXL"),
     "strength": ConfigOption("--strength", "How much the cure changes: 0 is the photo, 1 the method as published.",

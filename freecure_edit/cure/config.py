@@ -51,7 +51,9 @@ class CureConfig:
       costs one more evaluation per foundation step; 1 turns it off (the removal then does nothing).
       None is the model's (2.0 on FLUX); SD and SDXL use `guidance` for this and ignore it.
     pd_guidance: guidance of the photo branch; None follows `guidance` (the authors run both branches
-      with CFG), 1.0 is cheaper (4N instead of 6N evaluations) but FASA is weaker per unit of omega.
+      with CFG), except for a photo on SD 1.x with no guidance given, where it is the model's 7.5 beside
+      the foundation branch's 4; 1.0 is cheaper (4N instead of 6N evaluations) but FASA is weaker per
+      unit of omega.
     omega: FASA's logit boost of the foundation keys inside the mask; None is the authors' (0.5 on SD
       1.x, 1.5 on SDXL).
     strength: how much of the foundation branch the cure lets in, the one knob most users need: 0 is

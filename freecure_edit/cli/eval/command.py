@@ -42,8 +42,9 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
               help="Sampling steps of every method.  [default: the model's: 50 on SD and SDXL, 28 on FLUX.1-dev, "
                    "4 on FLUX.1-schnell]")
 @click.option("--guidance", type=click.FloatRange(min=1.0), default=None,
-              help="Classifier-free guidance of the cure's foundation branch and of img2img (FLUX.1-dev: its "
-                   "guidance embedding).  [default: the model's: 7.5 on SD and SDXL, 3.5 on FLUX.1-dev]")
+              help="Classifier-free guidance of the cure's two branches and of the peers (FLUX.1-dev: its "
+                   "guidance embedding).  [default: the model's: 7.5 on SD and SDXL (on SD 1.x the cure's "
+                   "foundation branch runs at 4), 3.5 on FLUX.1-dev]")
 @click.option("--working-size", type=click.IntRange(min=8),
               help="The side every method works at  [default: the model's native size]")
 @click.option("--parser", type=click.Choice(("segformer", "bisenet")), default="segformer", show_default=True,
