@@ -149,6 +149,14 @@ def test_a_seed_gives_the_same_image_and_another_seed_another(tmp_path):
     assert not np.array_equal(pixels(a.pd_image), pixels(c.pd_image))
 
 
+def test_a_generation_left_to_the_model_runs_both_branches_at_its_one_guidance(tmp_path):
+    # SD 1.x cures photos with the foundation branch at 4 (its inverted noise over-saturates at 7.5); a
+    # generation starts both branches from fresh noise, the paper's setting, so both run at 7.5.
+    fc = loaded(tmp_path)
+    result = fc.generate(None, PROMPT, config(guidance=None), identity=identity(), seed=2)
+    assert (result.config.guidance, result.config.photo_guidance) == (7.5, 7.5)
+
+
 def test_generation_runs_on_sdxl(tmp_path):
     fc = loaded(tmp_path, kind="sdxl")
     result = fc.generate(None, PROMPT, config(), identity=identity(), seed=2)

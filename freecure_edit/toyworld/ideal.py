@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from freecure_edit.toyworld.world import Drawing, draw
+from freecure_edit.toyworld.world import LABEL, Drawing, draw
 
 DISTANCE_NAMES = ("ideal_mae_in", "ideal_mae_out", "ideal_ssim_in", "ideal_ssim_out")
 # Drawings are painted at twice their size and shrunk with Lanczos, while the label map is shrunk by
@@ -98,8 +98,6 @@ def with_hat_colour_of(made: np.ndarray, original: Drawing, ideal: Drawing) -> D
     a hat. A hat the drawing already wears is left as drawn."""
     if ideal.spec.hat != "hat" or original.spec.hat == "hat" or ideal.seed is None:
         return ideal
-    from freecure_edit.toyworld.world import LABEL
-
     hat = ideal.labels == LABEL["hat"]
     if not hat.any():
         return ideal
