@@ -27,6 +27,8 @@ CASES = [
     (HAIR, dict(steps=3, method="rofa", fd_noise="fresh", mask_source="fd")),
     (HAIR_AND_SMILE, dict(steps=3, mask_source="photo")),
     (HAIR, dict(steps=3, guidance=12.0, pd_guidance=7.5, fd_corrections=False)),
+    # fd_blend starts the photo pass at step 0 even where FASA starts later.
+    (HAIR_AND_SMILE, dict(steps=4, fd_blend=0.5, fasa_steps=(0.5, 1.0))),
 ]
 
 

@@ -37,6 +37,7 @@ SAMPLES = {
     "mask_corrections": (["--mask-corrections", "0.5"], 0.5),
     "fd_mask_corrections": (["--fd-mask-corrections", "0.25"], 0.25),
     "fd_start": (["--fd-start", "0.4"], 0.4),
+    "fd_blend": (["--fd-blend", "0.5"], 0.5),
     "fd_noise": (["--fd-noise", "fresh"], "fresh"),
     "fd_seed": (["--fd-seed", "3"], 3),
     "mask_source": (["--mask-source", "photo"], "photo"),

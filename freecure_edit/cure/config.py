@@ -89,6 +89,13 @@ class CureConfig:
       that FASA has its keys and values there; from step k on it steps on its own from latents[k],
       with its corrections (`fd_corrections`, `fd_mask_corrections`) as from z_T at 0. 0 (default) is
       FD from z_T. It costs the same evaluations. Needs fd_noise "inverted" (`cure/foundation.py`).
+    fd_blend: the share of the photo branch's first steps at which, inside the cure mask, its latent is
+      replaced by the foundation branch's latent at the same step (blended by the mask's value), before
+      it predicts; from step round(fd_blend * steps) on it samples on its own, under FASA. 0 (default)
+      is the paper's cure, where only FASA's keys and values carry the foundation in. Why it exists:
+      on the toy world, even a perfect foundation branch (the ideal edit's own inversion) with perfect
+      masks left FASA as far from the ideal edit as the defaults; FASA carries colours, not new shapes
+      (benchmarks/toyworld_oracle.py). It costs no evaluation; FD's latents are kept, one per step.
     fd_noise: "inverted" (default) starts the foundation branch from the photo's inverted z_T; "fresh"
       from Gaussian noise drawn with `fd_seed`, as the paper generates, sampled without the exact front
       end's corrections (they belong to the photo's trajectory). Its face is then laid out on its own,
@@ -133,6 +140,7 @@ class CureConfig:
     mask_corrections: float | None = None
     fd_mask_corrections: float | None = None
     fd_start: float = 0.0
+    fd_blend: float = 0.0
     fd_noise: str = "inverted"
     fd_seed: int = 0
     mask_source: str = "both"
@@ -181,6 +189,8 @@ class CureConfig:
                 raise ConfigurationError(f"{name} must be between 0 and 1")
         if not 0.0 <= self.fd_start < 1.0:
             raise ConfigurationError("fd_start must be at least 0 and below 1 (a share of the steps)")
+        if not 0.0 <= self.fd_blend <= 1.0:
+            raise ConfigurationError("fd_blend must be between 0 and 1 (a share of the steps)")
         if self.fd_start > 0 and self.fd_noise == "fresh":
             raise ConfigurationError("fd_start shares the photo's trajectory and fd_noise 'fresh' leaves it: "
                                      "use one of them")

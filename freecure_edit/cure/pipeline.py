@@ -133,7 +133,7 @@ def cure_at_working_size(
         # 2. The foundation branch, from the same noise (or fresh noise), with the full prompt.
         with clock.phase("foundation"):
             capture = _attribute_tokens(backbone, parsed, fd_prompt, with_placed_abstract=config.refine == "sam")
-            fd_latent, fd_noise = _foundation_pass(
+            fd_latent, fd_noise, fd_latents = _foundation_pass(
                 inversion, controller, fd_pair, pd_pair, config, capture, fasa_steps, fd_release, report
             )
         clock.stats.fd_cache_bytes = controller.cache_bytes
@@ -196,11 +196,13 @@ def cure_at_working_size(
                 rofa_from = rofa_start_step(config)
                 blend = Blend(fd_noise, latent_mask, weight, rofa_from)
             release = photo_release(config, inversion, cure_mask, latent_size)
+            latent_blend = LatentBlend.of(config, fd_latents, cure_mask, latent_size, inversion.zT)
             z = _photo_pass(inversion, controller, pd_pair, fd_pair, config, plan.first, branch_from, blend,
-                            release, report)
+                            release, report, latent_blend)
             # FD's keys and values are not read again: free them before APG and the decode.
             controller.release_cache()
             fd_noise.clear()
+            fd_latents.clear()
 
         if apg_steps and config.apg == "reinvert":
             report.check()
@@ -236,20 +238,52 @@ class Blend:
     start: int
 
 
-def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, release, report):
+@dataclass
+class LatentBlend:
+    """`fd_blend`: before each of the photo branch's first `steps` steps, its latent inside `mask` (the
+    latent grid's cure mask) becomes the foundation branch's latent at that step, `foundation[i]`."""
+
+    foundation: list[torch.Tensor]
+    mask: torch.Tensor
+    steps: int
+
+    @classmethod
+    def of(cls, config: CureConfig, fd_latents, cure_mask, latent_size, like) -> "LatentBlend | None":
+        steps = fd_blend_steps(config)
+        if steps == 0 or not fd_latents or not bool(cure_mask.max() > 0):
+            return None
+        mask = resize_mask(cure_mask, *latent_size).to(device=like.device, dtype=like.dtype)[None, None]
+        return cls(fd_latents, mask, steps)
+
+    def apply(self, i: int, z: torch.Tensor) -> torch.Tensor:
+        if i >= self.steps:
+            return z
+        return self.mask * self.foundation[i] + (1.0 - self.mask) * z
+
+
+def fd_blend_steps(config: CureConfig) -> int:
+    """round(fd_blend * steps): the photo branch's steps that start from the foundation's latent."""
+    return int(round(config.fd_blend * config.steps))
+
+
+def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, release, report,
+                latent_blend: LatentBlend | None = None):
     """Sample the photo branch from step `first` with its corrections, under what the controller injects.
 
     Before `first` nothing acts, so the exact front end's trajectory is the pass itself and starts it.
     From step `branch_from` on it samples with the full prompt (APG by branching), against a removal's
     negative prompt as the foundation branch does (FLUX: true CFG, whose batch is [negative, prompt], so
     FASA moves to row 1 there). With `blend`, ROFA pulls its noise toward the foundation's; `release`
-    takes that share of the corrections away (see `photo_release`).
+    takes that share of the corrections away (see `photo_release`); `latent_blend` puts the foundation's
+    latent in inside the mask at its first steps (`fd_blend`).
     """
     steps, guidance = config.steps, config.photo_guidance
     true_cfg = flux_true_cfg(inversion.backbone, config, fd_pair)
     z = inversion.latents[first] if first > 0 else inversion.zT
     for i in range(first, steps):
         controller.step = i
+        if latent_blend is not None:
+            z = latent_blend.apply(i, z)
         branched = i >= branch_from
         pair = fd_pair if branched else pd_pair
         if branched and true_cfg:
@@ -271,8 +305,9 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
     trajectory, except for the share `release` of the corrections (see `foundation_release`). For its
     first `fd_start` of the steps its latent is the photo's own (`foundation.py`).
 
-    Keys and values are kept only at `fasa_steps`, the steps FASA will read. Returns the final latent
-    and the guided noise of every step (ROFA blends it into the photo branch).
+    Keys and values are kept only at `fasa_steps`, the steps FASA will read. Returns the final latent,
+    the guided noise of every step (ROFA blends it into the photo branch) and the latent each of the
+    first `fd_blend` steps started from (the photo branch takes them inside the mask).
     """
     steps = config.steps
     start = foundation_start(config, inversion)
@@ -286,9 +321,12 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
     )
     own_negative = _has_negative(fd_pair)
     z = start.latent_at(0, start.initial, inversion)
-    noises = []
+    noises, latents = [], []
+    blended_steps = fd_blend_steps(config)
     for i in range(steps):
         controller.step = i
+        if i < blended_steps:
+            latents.append(z)
         noise = inversion.predict_noise(i, z, fd_pair, config.guidance, own_negative=own_negative, true_cfg=true_cfg)
         if config.method == "rofa":
             noises.append(noise)
@@ -299,7 +337,7 @@ def _foundation_pass(inversion, controller, fd_pair, pd_pair, config, capture, f
         # Up to step k (fd_start) the photo's own latent replaces the step just taken.
         z = start.latent_at(i + 1, z, inversion)
         report("foundation", i + 1, steps, z)
-    return z, noises
+    return z, noises, latents
 
 
 def _has_negative(pair: PromptPair) -> bool:
