@@ -1,6 +1,6 @@
 """Which step of the cure loses the ideal edit? The toy world's answers put in one step at a time (issue 27).
 
-    python benchmarks/toyworld_oracle.py --photos 8 --seed 0 [--steps 15] [--dump s0.json] [--grid g.png]
+    python benchmarks/toyworld_oracle.py --photos 4 --seed 0 [--steps 15] [--dump s0.json] [--grid g.png]
     python benchmarks/toyworld_experiment.py --combine s0.json s1.json s2.json   # the seeds pooled
 
 The world redraws every edit exactly, so each step of the cure can be handed the right answer in turn:
@@ -11,10 +11,12 @@ The world redraws every edit exactly, so each step of the cure can be handed the
 - the oracle masks: the region the ideal edit changes (`toyworld.ideal.edit_region`) replaces the
   parser's masks, through the cure's own `on_masks` callback.
 
-Rows: the defaults, each oracle alone, both, both with more weight on FD's keys (omega), and the
-foundation's latent put in inside the mask for the first steps (`fd_blend`), with and without oracles. The ideal
-edit through the autoencoder ("FD alone, oracle FD") is the floor no latent method can pass: it is what
-the toy autoencoder loses. Edits are `toyworld_experiment.family_cases` (one per family per drawing), and
+Rows: FASA alone (fd_start 0, fd_blend 0, the SD 1.x photo defaults before this table), each oracle
+alone, both, both with more weight on FD's keys (omega), and the foundation's latent put in inside the
+mask for the first steps (`fd_blend`), with and without oracles, and with a foundation that shares the
+photo's trajectory at first (`fd_start`; fd_blend 1 with fd_start 0.2 is the SD 1.x default since).
+The ideal edit through the autoencoder ("FD alone, oracle FD") is the floor no latent method can pass:
+it is what the toy autoencoder loses. Edits are `toyworld_experiment.family_cases` (one per family per drawing), and
 the per-family table is the experiment's own, so `--combine` pools seeds of this script too.
 """
 
@@ -39,8 +41,8 @@ import toyworld_experiment as experiment  # noqa: E402
 
 # (label, oracle FD, oracle masks, cure overrides, the foundation image instead of the cure)
 VARIANTS = (
-    ("cure (defaults)", False, False, {}, False),
-    ("FD alone (defaults)", False, False, {}, True),
+    ("cure, FASA alone (fd_start 0, fd_blend 0: the defaults before this table)", False, False, {}, False),
+    ("FD alone, from z_T (fd_start 0)", False, False, {}, True),
     ("cure, oracle masks", False, True, {}, False),
     ("cure, oracle FD", True, False, {}, False),
     ("FD alone, oracle FD (the ideal edit through the autoencoder: the floor)", True, False, {}, True),
@@ -48,7 +50,14 @@ VARIANTS = (
     ("cure, oracle FD and masks, omega 3", True, True, {"omega": 3.0}, False),
     *[(f"cure, oracle FD and masks, fd_blend {share:g}", True, True, {"fd_blend": share}, False)
       for share in (0.5, 1.0)],
-    *[(f"cure, fd_blend {share:g}", False, False, {"fd_blend": share}, False) for share in (0.5, 0.7, 1.0)],
+    *[(f"cure, fd_blend {share:g}", False, False, {"fd_blend": share}, False) for share in (0.5, 0.7, 0.85, 1.0)],
+    # With the whole of FD carried in, a foundation nearer the photo, or at a lower guidance.
+    ("cure, fd_blend 1 with fd_start 0.2", False, False, {"fd_blend": 1.0, "fd_start": 0.2}, False),
+    ("cure, fd_blend 1 with FD guidance 3", False, False, {"fd_blend": 1.0, "guidance": 3.0, "pd_guidance": 7.5}, False),
+    *[(f"cure, fd_blend 1 and fd_start {share:g}", False, False, {"fd_blend": 1.0, "fd_start": share}, False)
+      for share in (0.3, 0.4)],
+    ("cure, fd_blend 1 and fd_start 0.2, FD guidance 3", False, False,
+     {"fd_blend": 1.0, "fd_start": 0.2, "guidance": 3.0, "pd_guidance": 7.5}, False),
 )
 
 
@@ -89,6 +98,45 @@ def oracle_masks(region):
         return {**{name: mask for name in context.masks if name != "union"}, "union": mask}
 
     return CureCallbacks(on_masks=replace)
+
+
+# The grid's columns after input and ideal: (heading, row label, the foundation image instead).
+GRID_COLUMNS = (
+    ("FD", "cure, FASA alone (fd_start 0, fd_blend 0: the defaults before this table)", True),
+    ("cure, FASA alone", "cure, FASA alone (fd_start 0, fd_blend 0: the defaults before this table)", False),
+    ("oracle FD + masks", "cure, oracle FD and masks", False),
+    ("... and fd_blend 1", "cure, oracle FD and masks, fd_blend 1", False),
+    ("fd_blend 1, fd_start 0.2", "cure, fd_blend 1 with fd_start 0.2", False),
+)
+
+
+class Recording:
+    """A method whose outputs (and foundation images) are kept per case, for the grid."""
+
+    def __init__(self, method):
+        self.method = method
+        self.images: list = []
+        self.fd_images: list = []
+
+    def run(self, photo, prompt, seed):
+        output = self.method.run(photo, prompt, seed)
+        self.images.append(output.image)
+        self.fd_images.append(output.fd_image)
+        return output
+
+
+def oracle_grid(all_cases, recorded: dict):
+    """input | ideal | GRID_COLUMNS per edit, for the rows that ran."""
+    from freecure_edit.evaluation.grid import edit_grid
+
+    chosen = [(heading, label, fd) for heading, label, fd in GRID_COLUMNS if label in recorded]
+    rows = []
+    for n, case in enumerate(all_cases):
+        cells = [case.drawing.image, case.ideal.image]
+        for _, label, fd in chosen:
+            cells.append((recorded[label].fd_images if fd else recorded[label].images)[n])
+        rows.append((case.prompt, cells))
+    return edit_grid(rows, columns=("input", "ideal", *[heading for heading, _, _ in chosen]), cell=128)
 
 
 # The last cure, so that a cure row and its "FD alone" row (and the reference) share one run.
@@ -134,6 +182,9 @@ def main(argv=None) -> None:
     parser.add_argument("--only", action="append", default=[], help="run only the rows whose label holds this text")
     parser.add_argument("--dump", type=Path, metavar="JSON", help="per-edit values, for toyworld_experiment --combine")
     parser.add_argument("--save", type=Path, help="write inputs, outputs, FD images and masks here")
+    parser.add_argument("--grid", type=Path, metavar="PATH",
+                        help="write a PNG: per edit, input | ideal | FD | cure | the oracles' cures | "
+                             "fd_blend 1 with fd_start 0.2")
     args = parser.parse_args(argv)
 
     from freecure_edit import CureConfig, FreeCure
@@ -144,19 +195,27 @@ def main(argv=None) -> None:
     freecure = FreeCure.from_pretrained(str(model_dir("sd")), parser="segformer",
                                         parser_model=str(model_dir("parser")), device="cpu", detector=None)
     freecure.pipe.set_progress_bar_config(disable=True)
-    base = CureConfig(steps=args.steps, detect=False)
+    # Every row from the authors' carrying (FASA alone), whatever the model's photo defaults, so that a
+    # row's label names everything it changes.
+    base = CureConfig(steps=args.steps, detect=False, fd_start=0.0, fd_blend=0.0)
     all_cases = experiment.family_cases(args.photos, args.seed)
     methods = [(experiment.IDEAL_LABEL, experiment.IdealEdit(all_cases))]
     for label, fd, masks, overrides, fd_alone in VARIANTS:
         if not args.only or any(text in label for text in args.only):
             methods.append((label, OracleCure(freecure, base, all_cases, fd, masks, overrides, fd_alone)))
-    default = OracleCure(freecure, base, all_cases, False, False, {}, False)
+    default = OracleCure(freecure, base, all_cases, False, False, {}, False)  # PSNR's mask: FASA alone's
 
     def reference(photo, prompt):
         default.run(photo, prompt, 0)
         return _RESULTS[(id(photo), prompt, False, False, default.config)]
 
+    recorded = {label: Recording(method) for label, method in methods
+                if any(label == column_label for _, column_label, _ in GRID_COLUMNS)} if args.grid else {}
+    methods = [(label, recorded.get(label, method)) for label, method in methods]
     rows = experiment.run(methods, all_cases, ToyMetric(), reference, args.save)
+    if args.grid is not None:
+        args.grid.parent.mkdir(parents=True, exist_ok=True)
+        oracle_grid(all_cases, recorded).save(args.grid)
     print(f"Toy world oracles, {args.photos} drawings x {len(experiment.FAMILY_EDITS)} edits, {args.steps} steps, "
           f"seed {args.seed}; {time.perf_counter() - started:.0f} s in all.\n")
     print(experiment.table(rows))

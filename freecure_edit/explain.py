@@ -69,4 +69,5 @@ def settings_report(model: str, model_config: str | None, steps: int | None, gui
     return {"model": model, "family": defaults.name, "steps": used.steps, "guidance": used.guidance,
             "photo_guidance": used.photo_guidance,
             "guidance_used": defaults.guidance_used, "true_cfg": used.true_cfg, "from_model": from_model,
+            "fd_start": used.fd_start, "fd_blend": used.fd_blend,
             "device": device_type, "notes": notes}

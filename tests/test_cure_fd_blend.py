@@ -1,6 +1,6 @@
 """fd_blend (issue 27): for the photo branch's first round(fd_blend * steps) steps, its latent inside the
 cure mask is the foundation branch's latent at the same step; outside the mask and after those steps
-it is its own. 0 is the cure of before."""
+it is its own. 0 is the cure of before (SD 1.x photos default to 1: test_flux_defaults.py)."""
 
 from __future__ import annotations
 
@@ -61,11 +61,11 @@ def test_the_photo_branch_starts_from_the_foundations_latent_inside_the_mask(fc,
     callbacks = CureCallbacks(on_masks=top_half)
     # A first cure inverts the photo (the exact front end predicts its step-0 anchor then): the two
     # recorded below reuse that inversion and predict only in their branches.
-    fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion), callbacks=callbacks)
+    fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion, fd_blend=0.0), callbacks=callbacks)
     recorded.take()
     fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion, fd_blend=0.5), callbacks=callbacks)
     foundation, blended = recorded.take()
-    fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion), callbacks=callbacks)
+    fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion, fd_blend=0.0), callbacks=callbacks)
     _, plain = recorded.take()
 
     assert len(foundation) == len(blended) == len(plain) == STEPS
@@ -80,13 +80,17 @@ def test_the_photo_branch_starts_from_the_foundations_latent_inside_the_mask(fc,
     assert not torch.equal(blended[1][..., rows:, :], foundation[1][..., rows:, :])
 
 
-def test_fd_blend_0_is_the_cure_of_before(fc, photo):
+def test_fd_blend_0_is_the_cure_without_the_blend(fc, photo, monkeypatch):
+    """fd_blend 0 is the code path of before: no blend built, and the cure as if none could be."""
+    from freecure_edit.cure import pipeline
+
     source = photo(64, 64)
-    default = fc.cure(source, HAIR, CureConfig(steps=STEPS))
+    zero = fc.cure(source, HAIR, CureConfig(steps=STEPS, fd_blend=0.0))
+    monkeypatch.setattr(pipeline.LatentBlend, "of", classmethod(lambda cls, *args: None))
     fc.forget_inversions()
-    explicit = fc.cure(source, HAIR, CureConfig(steps=STEPS, fd_blend=0.0))
-    assert np.array_equal(np.asarray(default.image), np.asarray(explicit.image))
-    assert default.stats.evaluations == explicit.stats.evaluations
+    without = fc.cure(source, HAIR, CureConfig(steps=STEPS, fd_blend=1.0))
+    assert np.array_equal(np.asarray(zero.image), np.asarray(without.image))
+    assert zero.stats.evaluations == without.stats.evaluations
 
 
 @pytest.mark.parametrize("kind", ["sd", "flux"])

@@ -14,6 +14,9 @@ from freecure_edit.inversion import Inversion
 
 HAIR = "a man with black curly hair"
 STEPS = 4
+# The authors' cure: FD from z_T, and FASA alone carries it in (SD 1.x photos default to fd_start 0.2 and
+# fd_blend 1 since the toy world's table; these tests are about the code path of before).
+PAPER = {"fd_start": 0.0, "fd_blend": 0.0}
 
 
 @pytest.fixture
@@ -61,9 +64,9 @@ def assert_same(first, second):
 def test_the_defaults_given_explicitly_are_the_cure_of_before(fc, photo, method):
     """fd_seed is read only by fresh noise, so another seed changes nothing at the defaults."""
     source = photo(64, 64)
-    default = fc.cure(source, HAIR, CureConfig(steps=STEPS, method=method))
-    for explicit in ({"fd_start": 0.0, "fd_noise": "inverted", "fd_seed": 0, "mask_source": "both"},
-                     {"fd_seed": 7}):
+    default = fc.cure(source, HAIR, CureConfig(steps=STEPS, method=method, **PAPER))
+    for explicit in ({"fd_start": 0.0, "fd_blend": 0.0, "fd_noise": "inverted", "fd_seed": 0, "mask_source": "both"},
+                     {"fd_seed": 7, **PAPER}):
         fc.forget_inversions()  # so that each cure pays for its own and the counts compare
         again = fc.cure(source, HAIR, CureConfig(steps=STEPS, method=method, **explicit))
         assert_same(outputs(default), outputs(again))
@@ -85,7 +88,7 @@ def test_at_the_defaults_fd_steps_on_its_own_from_z_t_as_before(fc, photo, monke
         return z_next
 
     monkeypatch.setattr(ExactInversion, "next_latent", recording)
-    fc.cure(photo(64, 64), HAIR, CureConfig(steps=STEPS))
+    fc.cure(photo(64, 64), HAIR, CureConfig(steps=STEPS, **PAPER))
     predicted_at = inputs.take()
 
     assert torch.equal(predicted_at[0], the_inversion(fc).zT)
@@ -97,7 +100,7 @@ def test_at_the_defaults_fd_steps_on_its_own_from_z_t_as_before(fc, photo, monke
 def test_fd_start_keeps_the_photos_trajectory_until_step_k(fc, photo, monkeypatch, inversion):
     inputs = FoundationInputs(monkeypatch)
     source = photo(64, 64)
-    fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion))
+    fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion, fd_start=0.0))
     default = inputs.take()
     fc.cure(source, HAIR, CureConfig(steps=STEPS, inversion=inversion, fd_start=0.5))
     shared = inputs.take()
@@ -113,7 +116,7 @@ def test_fd_start_keeps_the_photos_trajectory_until_step_k(fc, photo, monkeypatc
 
 def test_fd_start_changes_the_foundation_and_warns_only_when_it_leaves_no_step(fc, photo, monkeypatch):
     source = photo(64, 64)
-    default = fc.cure(source, HAIR, CureConfig(steps=STEPS))
+    default = fc.cure(source, HAIR, CureConfig(steps=STEPS, fd_start=0.0))
     later = fc.cure(source, HAIR, CureConfig(steps=STEPS, fd_start=0.5))
     assert not np.array_equal(np.asarray(later.fd_image), np.asarray(default.fd_image))
     assert not any("fd_start" in warning for warning in later.warnings)

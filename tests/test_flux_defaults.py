@@ -36,6 +36,21 @@ def test_flux_dev_cures_at_28_steps_and_guidance_3_5_unless_told_otherwise(flux_
     assert (given.steps, given.guidance) == (3, 2.0)
 
 
+def test_how_the_foundation_is_carried_in_is_the_models_photo_default(load_tiny, flux_cure):
+    """SD 1.x photos: fd_start 0.2 and fd_blend 1 (the toy world's table); SDXL, FLUX, a generation and
+    fresh noise keep the authors' cure (0 and 0); a value the user gives is kept, each on its own."""
+    sd = FreeCure(load_tiny("sd"), parser=FixedRegionParser(HAIR_ON_TOP))
+    photo = sd.resolve_config()
+    assert (photo.fd_start, photo.fd_blend) == (0.2, 1.0)
+    for resolved in (sd.resolve_config(photo=False), sd.resolve_config(CureConfig(fd_noise="fresh")),
+                     FreeCure(load_tiny("sdxl"), parser=FixedRegionParser(HAIR_ON_TOP)).resolve_config(),
+                     flux_cure("flux").resolve_config()):
+        assert (resolved.fd_start, resolved.fd_blend) == (0.0, 0.0)
+    assert (sd.resolve_config(CureConfig(fd_blend=0.0)).fd_blend, sd.resolve_config(CureConfig(fd_blend=0.0)).fd_start) == (0.0, 0.2)
+    assert (sd.resolve_config(CureConfig(fd_start=0.0)).fd_start, sd.resolve_config(CureConfig(fd_start=0.0)).fd_blend) == (0.0, 1.0)
+    assert CureConfig().fd_start is None and CureConfig().fd_blend is None  # left to the model
+
+
 def test_flux_schnell_takes_4_steps_and_says_a_given_guidance_is_ignored(flux_cure, photo):
     cure = flux_cure("flux-schnell")
     assert cure.resolve_config().steps == 4

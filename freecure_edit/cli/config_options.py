@@ -66,10 +66,12 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
                                         none_means="0 with the exact inversion"),
     "fd_start": ConfigOption("--fd-start", "The share of the steps during which the foundation branch keeps the "
                              "photo's inverted trajectory (still predicting with the full prompt, for FASA) "
-                             "before it follows the prompt on its own; 0 starts it at the inverted noise.", float),
+                             "before it follows the prompt on its own; 0 starts it at the inverted noise.", float,
+                             none_means="0.2 for a photo on SD 1.x, else 0"),
     "fd_blend": ConfigOption("--fd-blend", "The share of the photo branch's first steps at which its latent "
                              "inside the attribute mask is the foundation branch's (0: FASA alone carries the "
-                             "foundation in, as the paper does).", float),
+                             "foundation in, as the paper does).", float,
+                             none_means="1 for a photo on SD 1.x, else 0"),
     "fd_noise": ConfigOption("--fd-noise", "Where the foundation branch starts: inverted (the photo's inverted "
                              "noise, so its layout is the photo's) or fresh (new noise from --fd-seed, as the "
                              "paper generates; its layout is its own, and it runs without corrections).",

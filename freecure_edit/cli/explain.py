@@ -29,6 +29,9 @@ def _settings_line(settings: dict) -> str:
     line = f"settings:  {settings['steps']} steps, {guidance}"
     if settings["true_cfg"] is not None:
         line += f", true CFG {settings['true_cfg']:g} for removals"
+    if settings.get("fd_blend"):
+        line += f", the foundation's latent inside the masks (fd_blend {settings['fd_blend']:g}"
+        line += f", fd_start {settings['fd_start']:g})" if settings.get("fd_start") else ")"
     chosen = settings["from_model"]
     line += f"  ({', '.join(chosen)}: {settings['family']}'s defaults)" if chosen else ""
     return line + f" on the {settings['device']}" + "".join(f"\n  - {note}" for note in settings["notes"])

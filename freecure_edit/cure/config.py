@@ -87,15 +87,20 @@ class CureConfig:
       for the first k = round(fd_start * steps) steps its latent is the inversion's own (latents[i], the
       photo's DDIM trajectory under every front end), where it still predicts with the full prompt so
       that FASA has its keys and values there; from step k on it steps on its own from latents[k],
-      with its corrections (`fd_corrections`, `fd_mask_corrections`) as from z_T at 0. 0 (default) is
-      FD from z_T. It costs the same evaluations. Needs fd_noise "inverted" (`cure/foundation.py`).
+      with its corrections (`fd_corrections`, `fd_mask_corrections`) as from z_T at 0. 0 is FD from z_T,
+      the authors' cure. None (default): the model's `photo_fd_start` for a photo (0.2 on SD 1.x), else
+      0. It costs the same evaluations. Needs fd_noise "inverted" (`cure/foundation.py`).
     fd_blend: the share of the photo branch's first steps at which, inside the cure mask, its latent is
       replaced by the foundation branch's latent at the same step (blended by the mask's value), before
-      it predicts; from step round(fd_blend * steps) on it samples on its own, under FASA. 0 (default)
-      is the paper's cure, where only FASA's keys and values carry the foundation in. Why it exists:
-      on the toy world, even a perfect foundation branch (the ideal edit's own inversion) with perfect
-      masks left FASA as far from the ideal edit as the defaults; FASA carries colours, not new shapes
-      (benchmarks/toyworld_oracle.py). It costs no evaluation; FD's latents are kept, one per step.
+      it predicts; from step round(fd_blend * steps) on it samples on its own, under FASA. 0 is the
+      paper's cure, where only FASA's keys and values carry the foundation in. None (default): the
+      model's `photo_fd_blend` for a photo from its inverted noise (1 on SD 1.x), else 0. The blend
+      scales with `strength` up to 1. At 1 only the photo branch's last step inside the mask is its own:
+      the cure is then the foundation pasted in at the latent level, the photo's trajectory outside.
+      Why it exists: on the toy world, even a perfect foundation branch (the ideal edit's own inversion)
+      with perfect masks left FASA alone as far from the ideal edit as before; FASA carries colours, not
+      new shapes (benchmarks/toyworld_oracle.py). It costs no evaluation; FD's latents are kept, one per
+      blended step.
     fd_noise: "inverted" (default) starts the foundation branch from the photo's inverted z_T; "fresh"
       from Gaussian noise drawn with `fd_seed`, as the paper generates, sampled without the exact front
       end's corrections (they belong to the photo's trajectory). Its face is then laid out on its own,
@@ -139,8 +144,8 @@ class CureConfig:
     fd_corrections: bool = True
     mask_corrections: float | None = None
     fd_mask_corrections: float | None = None
-    fd_start: float = 0.0
-    fd_blend: float = 0.0
+    fd_start: float | None = None
+    fd_blend: float | None = None
     fd_noise: str = "inverted"
     fd_seed: int = 0
     mask_source: str = "both"
@@ -187,11 +192,11 @@ class CureConfig:
         for name in ("mask_corrections", "fd_mask_corrections"):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigurationError(f"{name} must be between 0 and 1")
-        if not 0.0 <= self.fd_start < 1.0:
+        if self.fd_start is not None and not 0.0 <= self.fd_start < 1.0:
             raise ConfigurationError("fd_start must be at least 0 and below 1 (a share of the steps)")
-        if not 0.0 <= self.fd_blend <= 1.0:
+        if self.fd_blend is not None and not 0.0 <= self.fd_blend <= 1.0:
             raise ConfigurationError("fd_blend must be between 0 and 1 (a share of the steps)")
-        if self.fd_start > 0 and self.fd_noise == "fresh":
+        if (self.fd_start or 0.0) > 0 and self.fd_noise == "fresh":
             raise ConfigurationError("fd_start shares the photo's trajectory and fd_noise 'fresh' leaves it: "
                                      "use one of them")
         if isinstance(self.fd_seed, bool) or not isinstance(self.fd_seed, int) or not 0 <= self.fd_seed < 2**63:
@@ -263,7 +268,16 @@ class CureConfig:
                 guidance = defaults.photo_fd_guidance
                 pd_guidance = defaults.guidance if pd_guidance is None else pd_guidance
         true_cfg = defaults.true_cfg if self.true_cfg is None else self.true_cfg
-        return replace(self, steps=steps, guidance=guidance, pd_guidance=pd_guidance, true_cfg=true_cfg)
+        # How the foundation is carried into a photo: the model's photo defaults only where the user
+        # left both to it and FD starts from the photo's inverted noise (fd_start needs that noise).
+        from_photo = photo and self.fd_noise == "inverted"
+        fd_start, fd_blend = self.fd_start, self.fd_blend
+        if fd_start is None:
+            fd_start = defaults.photo_fd_start if from_photo and defaults.photo_fd_start is not None else 0.0
+        if fd_blend is None:
+            fd_blend = defaults.photo_fd_blend if from_photo and defaults.photo_fd_blend is not None else 0.0
+        return replace(self, steps=steps, guidance=guidance, pd_guidance=pd_guidance, true_cfg=true_cfg,
+                       fd_start=fd_start, fd_blend=fd_blend)
 
     def from_model(self) -> list[str]:
         """The settings that `with_model_defaults` fills in."""

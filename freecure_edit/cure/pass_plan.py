@@ -35,7 +35,7 @@ def photo_pass_plan(config: CureConfig, parsed: ParsedPrompt, exact: bool, mask_
         starts = min(fasa_steps(config), default=steps) if acts else steps
     else:
         starts = rofa_start_step(config) if acts and config.rofa_weight > 0 else steps
-    if acts and round(config.fd_blend * steps) > 0:
+    if acts and round((config.fd_blend or 0.0) * steps) > 0:  # None: a config not yet resolved
         starts = 0  # the foundation's latent is put in from the first step
     return PhotoPassPlan(min(starts, branch_from, steps), branch_from, apg_steps)
 

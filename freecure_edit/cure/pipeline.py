@@ -241,7 +241,8 @@ class Blend:
 @dataclass
 class LatentBlend:
     """`fd_blend`: before each of the photo branch's first `steps` steps, its latent inside `mask` (the
-    latent grid's cure mask) becomes the foundation branch's latent at that step, `foundation[i]`."""
+    latent grid's cure mask times a per-step weight from the strength, 1 at strength 1) becomes the
+    foundation branch's latent at that step, `foundation[i]`."""
 
     foundation: list[torch.Tensor]
     mask: torch.Tensor
@@ -252,7 +253,12 @@ class LatentBlend:
         steps = fd_blend_steps(config)
         if steps == 0 or not fd_latents or not bool(cure_mask.max() > 0):
             return None
-        mask = resize_mask(cure_mask, *latent_size).to(device=like.device, dtype=like.dtype)[None, None]
+        # The strength s (up to 1) is the share of the foundation's latent that the blended steps build up
+        # together: a blend of w at each of k steps leaves (1 - w)^k of the photo's, so w = 1 - (1 - s)^(1/k).
+        # A per-step w = s would compound (0.1 over 15 steps already puts in 79%), and the strength would
+        # stop being a continuous dial.
+        weight = 1.0 - (1.0 - min(1.0, config.strength)) ** (1.0 / steps)
+        mask = (weight * resize_mask(cure_mask, *latent_size)).to(device=like.device, dtype=like.dtype)[None, None]
         return cls(fd_latents, mask, steps)
 
     def apply(self, i: int, z: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,9 @@ class ModelDefaults:
     input at all (FLUX.1-schnell), where `guidance` is a placeholder. true_cfg: None where the model
     guides with classifier-free guidance anyway (SD, SDXL). photo_fd_guidance: the foundation branch's
     guidance when it starts from a photo's inverted noise and the user sets no guidance (the photo
-    branch keeps `guidance`); None: `guidance` for both, the authors' setting."""
+    branch keeps `guidance`); None: `guidance` for both, the authors' setting. photo_fd_start and
+    photo_fd_blend: CureConfig's fd_start and fd_blend for a photo when the user gives none (None: 0,
+    the authors' cure)."""
 
     name: str
     steps: int
@@ -23,6 +25,8 @@ class ModelDefaults:
     guidance_used: bool = True
     true_cfg: float | None = None
     photo_fd_guidance: float | None = None
+    photo_fd_start: float | None = None
+    photo_fd_blend: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -32,7 +36,12 @@ class ModelDefaults:
 # glasses", white faces): on the toy SD 1.x, at 4 beside a photo branch at 7.5 the cure came nearer the
 # ideal edit and kept more identity at three seeds of 24 edits each (README, "Toy world: the cure on the
 # sharper generator"). SDXL and FLUX were not measured, so they keep the authors' single guidance.
-STABLE_DIFFUSION_DEFAULTS = ModelDefaults("Stable Diffusion 1.x", steps=50, guidance=7.5, photo_fd_guidance=4.0)
+# FASA carries colours into the photo's layout but not new shapes, even from a perfect foundation branch;
+# the foundation's latent put in inside the mask at every step (fd_blend 1), from a foundation that shares
+# the photo's trajectory for its first fifth (fd_start 0.2), came nearer the ideal edit with more
+# attributes and identity at three seeds (README, "Toy world: which step loses the ideal edit").
+STABLE_DIFFUSION_DEFAULTS = ModelDefaults("Stable Diffusion 1.x", steps=50, guidance=7.5, photo_fd_guidance=4.0,
+                                          photo_fd_start=0.2, photo_fd_blend=1.0)
 SDXL_DEFAULTS = ModelDefaults("SDXL", steps=50, guidance=7.5)
 # diffusers' FluxPipeline settings for the two models: dev 28 steps at guidance 3.5; schnell, timestep
 # distilled, 4 steps and no guidance input (FluxPipeline's docs pass guidance_scale=0, which it ignores).
