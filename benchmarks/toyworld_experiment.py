@@ -62,8 +62,8 @@ METHODS = [
     ("cure (FASA defaults, APG branch)", {}),
     # The SD 1.x photo defaults before the oracle table: FASA alone carries the foundation in.
     ("cure, FASA alone (fd_start 0, fd_blend 0; before)", {"fd_start": 0.0, "fd_blend": 0.0}),
-    # The defaults before issue 27's table: the foundation branch at the photo branch's guidance.
-    ("cure, one guidance 7.5 for both branches (the authors'; before)", {"guidance": 7.5}),
+    # The foundation branch at the photo branch's guidance (the defaults before issue 27's first table).
+    ("cure, one guidance 7.5 for both branches", {"guidance": 7.5}),
     ("cure, PD guidance 1", {"pd_guidance": 1.0}),
     ("cure, APG reinvert", {"apg": "reinvert"}),
     ("cure, ROFA", {"method": "rofa"}),
