@@ -102,11 +102,11 @@ def oracle_masks(region):
 
 # The grid's columns after input and ideal: (heading, row label, the foundation image instead).
 GRID_COLUMNS = (
-    ("FD", "cure, FASA alone (fd_start 0, fd_blend 0: the defaults before this table)", True),
+    ("FD, from z_T", "cure, FASA alone (fd_start 0, fd_blend 0: the defaults before this table)", True),
     ("cure, FASA alone", "cure, FASA alone (fd_start 0, fd_blend 0: the defaults before this table)", False),
     ("oracle FD + masks", "cure, oracle FD and masks", False),
-    ("... and fd_blend 1", "cure, oracle FD and masks, fd_blend 1", False),
-    ("fd_blend 1, fd_start 0.2", "cure, fd_blend 1 with fd_start 0.2", False),
+    ("... + fd_blend 1", "cure, oracle FD and masks, fd_blend 1", False),
+    ("new default", "cure, fd_blend 1 with fd_start 0.2", False),
 )
 
 

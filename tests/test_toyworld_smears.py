@@ -3,10 +3,13 @@ models (issue 27 item 5).
 
 The world redraws every edit exactly (toyworld.ideal), so the cure's output can be held to the right
 answer pixel for pixel inside the region the edit changes. The judges read "red hair" off a red blur;
-these tests do not. Thresholds were measured on these weights at the defaults (README, "Toy world: the
-cure on the sharper generator"), on the six drawings below, and sit about 10% beyond what the cure
-reached. With FASA ignoring the foundation's keys, or APG off, the cures of the edits they carry fall
-outside them (each broken once in a scratch copy: 6 and 3 failures).
+these tests do not. Thresholds were measured on these weights at the defaults (README, "Toy world: which
+step loses the ideal edit"), on the six drawings below, and sit about 10% beyond what the cure reached.
+Each broken once in a scratch copy at those defaults: the foundation's latent not put in (`fd_blend`
+ignored), 3 failures (red hair and hat bounds, hat against FD); APG off, 3 (every smile test); FASA
+ignoring the foundation's keys, 1: red hair turns nearer the ideal than FD alone (the strict xfail),
+since inside the masks the blend, not FASA, now carries the foundation in. At the defaults before
+(FASA alone), FASA broken had failed 6.
 """
 
 from __future__ import annotations
