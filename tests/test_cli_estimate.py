@@ -47,10 +47,13 @@ def test_the_estimate_counts_the_evaluations_and_the_plan_the_progress(tiny_cure
     result = tiny_cure.cure(photo(64, 64, seed=case), prompt, config,
                             progress=lambda phase, done, total: reported.__setitem__(phase, total))
 
-    estimate = expected_evaluations(config, parse_prompt(prompt))
+    # Resolved as `fix` resolves it before estimating: the model fills in what the user left unset
+    # (on SD 1.x photos fd_blend 1, which starts the photo pass at step 0).
+    resolved = tiny_cure.resolve_config(config)
+    estimate = expected_evaluations(resolved, parse_prompt(prompt))
     spent = {phase: count for phase, count in result.stats.evaluations.items() if count}
     assert estimate.evaluations == spent
-    plan = dict(phase_plan(config, parse_prompt(prompt)))
+    plan = dict(phase_plan(resolved, parse_prompt(prompt)))
     assert {phase: plan[phase] for phase in reported} == reported
 
 

@@ -80,7 +80,8 @@ def null_text_iterations() -> int:
 def expected_evaluations(config: CureConfig, parsed: ParsedPrompt, faces: int = 1,
                          guidance_rows: bool = True) -> Estimate:
     """The denoiser evaluations per phase that one attempt of `FreeCure.cure` will spend on `parsed`
-    with `config`, curing `faces` faces (1 for the whole image). `guidance_rows` is False for a
+    with `config` (resolved by `FreeCure.resolve_config`, as the cure resolves it), curing `faces` faces
+    (1 for the whole image). `guidance_rows` is False for a
     guidance-distilled model (FLUX), whose predictions are one row at any guidance."""
     if not parsed.attributes:
         return Estimate({})
