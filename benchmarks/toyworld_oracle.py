@@ -64,7 +64,8 @@ VARIANTS = (
 @contextmanager
 def oracle_foundation(ideal_image):
     """While open, every cure's foundation branch follows `ideal_image`'s exact inversion instead of
-    the photo's: the same template and steps, with every correction (nothing released)."""
+    the photo's: inverted with FD's prompt and guidance at the cure's steps, and replayed with every
+    correction (nothing released), so that it ends at the ideal edit through the autoencoder."""
     from freecure_edit.cure import pipeline
     from freecure_edit.inversion import invert
 
@@ -91,13 +92,13 @@ def oracle_masks(region):
     """An `on_masks` callback that replaces every mask by the world's edit region (bool, H x W)."""
     from freecure_edit.cure.callbacks import CureCallbacks
 
-    def replace(context):
+    def exact_region(context):
         mask = torch.from_numpy(region.astype("float32"))
         if tuple(mask.shape) != tuple(context.masks["union"].shape):
             raise ValueError("the edit region and the cure's masks differ in size")
         return {**{name: mask for name in context.masks if name != "union"}, "union": mask}
 
-    return CureCallbacks(on_masks=replace)
+    return CureCallbacks(on_masks=exact_region)
 
 
 # The grid's columns after input and ideal: (heading, row label, the foundation image instead).
