@@ -112,6 +112,21 @@ def test_method_specs_and_cure_overrides_are_checked_before_anything_loads():
             check_method_specs([bad])
 
 
+def test_every_setting_left_to_the_model_can_be_given_in_a_method_spec():
+    """A CureConfig field whose default is None (left to the model) needs its type spelled out, since the
+    default's type says nothing; fd_start and fd_blend became such fields and once crashed here."""
+    from dataclasses import fields
+
+    from freecure_edit import CureConfig
+
+    for field in fields(CureConfig):
+        if field.default is None:
+            value = "0.5;0.5" if field.name in ("fasa_layers", "attributes") else "1"
+            parsed = config_overrides(f"{field.name}={value}", "cure")
+            assert field.name in parsed, field.name
+    assert config_overrides("fd_start=0.2,fd_blend=1", "cure") == {"fd_start": 0.2, "fd_blend": 1.0}
+
+
 @pytest.mark.parametrize("spec", ["ledits", "img2img"])
 def test_the_peers_run_on_sdxl_too_and_leave_its_unet_as_they_found_it(load_tiny, spec):
     from freecure_edit import FreeCure

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import fields
+from typing import get_args, get_origin, get_type_hints
 
 from freecure_edit.cure.config import CureConfig
 from freecure_edit.errors import ConfigurationError
 from freecure_edit.evaluation.methods.base import Method, MethodOutput
 
-# CureConfig fields whose default is None, and what their value is when given.
-_OPTIONAL_TYPES = {
-    "pd_guidance": float, "omega": float, "fasa_layers": tuple, "attributes": tuple, "template": str,
-    "fd_cache_device": str, "working_size": int, "min_identity": float, "steps": int, "guidance": float,
-    "draft_steps": int, "true_cfg": float,
-}
 # The phases that make the foundation image: the photo's inversion and the foundation branch.
 FD_PHASES = ("inversion", "foundation")
 
@@ -42,7 +37,7 @@ def config_overrides(text: str, spec: str) -> dict:
 def _typed(name: str, value: str, default, spec: str):
     if value.lower() == "none" and default is None:
         return None
-    kind = _OPTIONAL_TYPES.get(name, type(default))
+    kind = _field_kind(name)
     try:
         if kind is bool:
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -54,6 +49,17 @@ def _typed(name: str, value: str, default, spec: str):
         return kind(value)
     except ValueError:
         raise ConfigurationError(f"method {spec!r}: {name}={value!r} is not a {kind.__name__}") from None
+
+
+def _field_kind(name: str) -> type:
+    """The type a CureConfig field's value has when given, read from its annotation: a default of None
+    says nothing about it (a hand-kept table of those fields once missed mask_corrections, fd_start and
+    others, and their specs crashed)."""
+    hint = get_type_hints(CureConfig)[name]
+    if get_origin(hint) is tuple:  # tuple[float, float]
+        return tuple
+    given = [arg for arg in get_args(hint) if arg is not type(None)] or [hint]  # float | None -> float
+    return get_origin(given[0]) or given[0]  # tuple[str, ...] | None -> tuple
 
 
 class CureCache:
