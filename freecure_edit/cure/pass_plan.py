@@ -35,7 +35,7 @@ def photo_pass_plan(config: CureConfig, parsed: ParsedPrompt, exact: bool, mask_
         starts = min(fasa_steps(config), default=steps) if acts else steps
     else:
         starts = rofa_start_step(config) if acts and config.rofa_weight > 0 else steps
-    if acts and round((config.fd_blend or 0.0) * steps) > 0:  # None: a config not yet resolved
+    if acts and fd_blend_steps(config) > 0:
         starts = 0  # the foundation's latent is put in from the first step
     return PhotoPassPlan(min(starts, branch_from, steps), branch_from, apg_steps)
 
@@ -54,3 +54,9 @@ def fasa_steps(config: CureConfig) -> set[int]:
 
 def rofa_start_step(config: CureConfig) -> int:
     return int(round(config.rofa_start * config.steps))
+
+
+def fd_blend_steps(config: CureConfig) -> int:
+    """round(fd_blend * steps): the photo branch's steps that start from the foundation's latent (None,
+    a config not yet resolved, counts as 0)."""
+    return int(round((config.fd_blend or 0.0) * config.steps))

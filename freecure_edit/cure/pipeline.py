@@ -37,7 +37,7 @@ from freecure_edit.inversion import ExactInversion, Inversion
 from freecure_edit.inversion.base import ddim_invert
 from freecure_edit.masks import AttributeMasks, build_attribute_masks, resize_mask
 from freecure_edit.cure.pass_plan import fasa_steps as fasa_steps_of
-from freecure_edit.cure.pass_plan import photo_pass_plan, rofa_start_step
+from freecure_edit.cure.pass_plan import fd_blend_steps, photo_pass_plan, rofa_start_step
 from freecure_edit.prompts import ParsedPrompt, token_indices
 from freecure_edit.cure.refine import attention_placed, refine_masks
 from freecure_edit.cure.rofa import blend_noise, same_masks
@@ -265,11 +265,6 @@ class LatentBlend:
         if i >= self.steps:
             return z
         return self.mask * self.foundation[i] + (1.0 - self.mask) * z
-
-
-def fd_blend_steps(config: CureConfig) -> int:
-    """round(fd_blend * steps): the photo branch's steps that start from the foundation's latent."""
-    return int(round(config.fd_blend * config.steps))
 
 
 def _photo_pass(inversion, controller, pd_pair, fd_pair, config, first, branch_from, blend, release, report,
