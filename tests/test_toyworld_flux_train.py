@@ -29,7 +29,8 @@ def quick_flux(tmp_path_factory):
 
 def test_quick_flux_training_writes_a_flux_folder_and_a_manifest_with_hashes(quick_flux):
     manifest = json.loads((quick_flux / "manifest.json").read_text())
-    assert manifest["settings"] == vars(train_flux.QUICK)
+    # Through JSON as the manifest was written: the guidance interval's tuple reads back as a list.
+    assert manifest["settings"] == json.loads(json.dumps(vars(train_flux.QUICK)))
     assert {"torch", "diffusers", "transformers"} <= set(manifest["versions"])
     assert not quick_flux.with_name("flux.partial").exists()
     for relative, digest in manifest["files"].items():
@@ -58,6 +59,7 @@ def test_quick_training_runs_both_phases_teacher_then_guidance_distillation(quic
     manifest = json.loads((quick_flux / "manifest.json").read_text())
     assert {"transformer", "distillation"} <= set(manifest["seconds"]) and manifest["teacher"] is None
     assert manifest["guidance_range"] == list(train_flux.GUIDANCE_RANGE)
+    assert manifest["guidance_interval"] == list(train_flux.GUIDANCE_INTERVAL)
 
 
 def test_distillation_from_a_teacher_folder_skips_the_teacher_and_records_it(quick_flux, tmp_path):
@@ -169,3 +171,18 @@ def test_a_caption_bank_with_rows_of_different_lengths_is_refused():
 
     with pytest.raises(ValueError, match="same number of captions"):
         train_flux._Batches(_IndexEncoder(), torch.zeros(2, 4, 16, 16), [["0/0", "0/1"], ["1/0"]])
+
+
+def test_the_distillation_target_is_guided_inside_the_noise_interval_and_conditional_outside():
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    conditional, unconditional = torch.randn(2, 4, 8, 16, generator=generator)
+    sigma = torch.tensor([0.05, 0.1, 0.5, 0.9])
+    guidance = torch.tensor([5.0, 3.0, 6.0, 2.0])
+    guided = unconditional + guidance[:, None, None] * (conditional - unconditional)
+    target = train_flux.guided_target(conditional, unconditional, guidance, sigma, (0.1, 0.7))
+    assert torch.allclose(target[1:3], guided[1:3])  # inside, the interval's ends included
+    assert torch.allclose(target[[0, 3]], conditional[[0, 3]])  # below and above it
+    everywhere = train_flux.guided_target(conditional, unconditional, guidance, sigma, None)
+    assert torch.allclose(everywhere, guided)
