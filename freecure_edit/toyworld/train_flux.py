@@ -30,8 +30,9 @@ What it is made of, and why:
   GUIDANCE_RANGE and learns the teacher's classifier-free guided velocity v_u + g (v_c - v_u) in one
   row at the noise levels of GUIDANCE_INTERVAL, and its conditional velocity v_c at the others (guidance
   at every level drew saturated colours and mottled backgrounds); dropped captions learn the teacher's
-  v_u (FluxPipeline's true CFG against a negative prompt relies on it). Why: measured on a 1500-step teacher, its guidance input moved the velocity by 1-2%,
-  so "guidance 3.5" meant no guidance, and fresh samples showed the asked hair colour 10 of 18 times;
+  v_u (FluxPipeline's true CFG against a negative prompt relies on it). Why distil: measured on a
+  1500-step teacher, its guidance input moved the velocity by 1-2%, so "guidance 3.5" meant no
+  guidance, and fresh samples showed the asked hair colour 10 of 18 times;
   with true CFG 3 it was 16 of 18 and with 6 18 of 18, while the text features were not the limit (a
   linear probe reads the hair colour from the pooled CLIP and from the T5 sequence without error).
   `--teacher DIR` starts the distillation from a teacher trained before (a folder this command wrote
