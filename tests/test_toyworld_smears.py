@@ -8,8 +8,10 @@ step loses the ideal edit"), on the six drawings below, and sit about 10% beyond
 Each broken once in a scratch copy at those defaults: the foundation's latent not put in (`fd_blend`
 ignored), 3 failures (red hair and hat bounds, hat against FD); APG off, 3 (every smile test); FASA
 ignoring the foundation's keys, 1: red hair turns nearer the ideal than FD alone (the strict xfail),
-since inside the masks the blend, not FASA, now carries the foundation in. At the defaults before
-(FASA alone), FASA broken had failed 6.
+since inside the masks the blend, not FASA, now carries the foundation in. So the edits with a mask are
+held at FASA alone (`fd_start 0`, `fd_blend 0`, the authors' carrying, bounds measured there): with FASA
+returning plain self-attention, 4 of those fail (the red hair and hat bounds, the hat against FD, the
+glasses the judge sees), 5 with the strict xfail.
 """
 
 from __future__ import annotations
@@ -55,19 +57,18 @@ def toy():
     return load_toy_cure("sd")
 
 
-@pytest.fixture(scope="module")
-def distances(toy):
+def _measure(cure, edits, config: CureConfig) -> dict:
     """edit -> arrays over the six drawings of the cure's, FD alone's and the input's distance inside, and
     the cured images ("images")."""
-    cure, _ = toy
     out = {}
-    for name, (changes, families) in EDITS.items():
+    for name in edits:
+        changes, families = EDITS[name]
         rows, images = [], []
         for identity, colour, style, seed in SIX_SUBJECTS:
             drawing = draw(PortraitSpec(identity=identity, hair_colour=colour, hair_style=style), seed)
             prompt = prompt_for(drawing.spec.with_changes(**changes), families)
             ideal = ideal_edit(drawing, prompt)
-            result = cure.cure(drawing.image, prompt, CureConfig(steps=STEPS))
+            result = cure.cure(drawing.image, prompt, config)
             images.append(result.image)
             rows.append({who: distance_to_ideal(image, drawing, ideal)
                          for who, image in (("cure", result.image), ("fd", result.fd_image), ("input", drawing.image))})
@@ -75,6 +76,11 @@ def distances(toy):
                      for who in ("cure", "fd", "input")}
         out[name]["images"] = images
     return out
+
+
+@pytest.fixture(scope="module")
+def distances(toy):
+    return _measure(toy[0], EDITS, CureConfig(steps=STEPS))
 
 
 def _mean(distances, edit, who, measure):
@@ -110,6 +116,44 @@ def test_the_cure_is_nearer_the_ideal_than_the_photo_left_alone(distances, edit)
 def test_round_glasses_are_drawn_for_the_judge_to_see(toy, distances):
     # The distance cannot tell missing thin rims from a small error (the photo left alone scores 25.3),
     # so the glasses are also held to the judge: measured 2 of 6 at the defaults (PC 0.33).
-    _, judges = toy
+    _assert_round_glasses_seen(toy[1], distances, at_least=2)
+
+
+def _assert_round_glasses_seen(judges, distances, at_least: int) -> None:
     seen = [found["glasses"] for found in judges.attributes(distances["round glasses"]["images"])]
-    assert seen.count("round") >= 2, f"glasses after the cure: {seen}"
+    assert seen.count("round") >= at_least, f"glasses after the cure: {seen}"
+
+
+# FASA carrying the foundation alone (`fd_start 0`, `fd_blend 0`: the authors' carrying, a knob away), on
+# the edits that have a mask. Measured on these weights, MAE / SSIM inside, the six drawings' means:
+#   red hair       cure 28.0 / 0.603   FD alone 21.8 / 0.673   input unchanged 39.0 / 0.673
+#   round glasses  cure 47.9 / 0.566   FD alone 63.7 / 0.495   input unchanged 25.3 / 0.729  (judge: 2 of 6)
+#   a hat          cure 19.2 / 0.599   FD alone 22.1 / 0.579   input unchanged 24.3 / 0.517
+# With FASA returning plain self-attention (broken once in a scratch copy): red hair 42.6 / 0.622, round
+# glasses 40.2 / 0.587 (judge: 0 of 6; nearer the ideal in MAE because the photo's eyes are left as they
+# were), a hat 26.2 / 0.526. These tests are what sees FASA broken: at the defaults the blend carries the
+# foundation inside the masks.
+FASA_ALONE = CureConfig(steps=STEPS, fd_start=0.0, fd_blend=0.0)
+FASA_ALONE_NEAR_IDEAL = {"red hair": (30.8, 0.57), "a hat": (21.1, 0.57)}
+FASA_ALONE_NEARER_THAN_FD = ("round glasses", "a hat")
+
+
+@pytest.fixture(scope="module")
+def fasa_alone_distances(toy):
+    return _measure(toy[0], ("red hair", "round glasses", "a hat"), FASA_ALONE)
+
+
+@pytest.mark.parametrize("edit", FASA_ALONE_NEAR_IDEAL)
+def test_fasa_alone_lands_near_the_ideal_edit_inside(fasa_alone_distances, edit):
+    mae, ssim = _mean(fasa_alone_distances, edit, "cure", "mae"), _mean(fasa_alone_distances, edit, "cure", "ssim")
+    bound = FASA_ALONE_NEAR_IDEAL[edit]
+    assert mae <= bound[0] and ssim >= bound[1], f"{edit}: MAE {mae:.1f}, SSIM {ssim:.3f}"
+
+
+@pytest.mark.parametrize("edit", FASA_ALONE_NEARER_THAN_FD)
+def test_fasa_alone_is_nearer_the_ideal_than_its_foundation_image(fasa_alone_distances, edit):
+    test_the_cure_is_nearer_the_ideal_than_its_foundation_image(fasa_alone_distances, edit)
+
+
+def test_fasa_alone_draws_round_glasses_for_the_judge_to_see(toy, fasa_alone_distances):
+    _assert_round_glasses_seen(toy[1], fasa_alone_distances, at_least=2)  # measured 2 of 6
