@@ -186,3 +186,20 @@ def test_the_distillation_target_is_guided_inside_the_noise_interval_and_conditi
     assert torch.allclose(target[[0, 3]], conditional[[0, 3]])  # below and above it
     everywhere = train_flux.guided_target(conditional, unconditional, guidance, sigma, None)
     assert torch.allclose(everywhere, guided)
+
+
+def test_the_guidance_interval_is_chosen_on_the_command_line_and_checked(tmp_path, capsys):
+    import torch
+
+    assert train_flux.main([str(tmp_path / "bad"), "--quick", "--guidance-interval", "0.7", "0.1"]) == 2
+    assert "LOW < HIGH" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    for flags, expected in ((["--guidance-interval", "0.2", "0.6"], [0.2, 0.6]), (["--guidance-everywhere"], None)):
+        out = tmp_path / f"flux{len(flags)}"
+        threads = torch.get_num_threads()
+        try:
+            assert train_flux.main([str(out), "--quick", "--threads", "1", *flags]) == 0
+        finally:
+            torch.set_num_threads(threads)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["guidance_interval"] == expected
+        assert manifest["settings"]["guidance_interval"] == expected

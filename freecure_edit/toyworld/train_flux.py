@@ -1,6 +1,7 @@
 """Train the toy world's FLUX: a tiny FluxTransformer2DModel, flow matching on the toy SD's latents.
 
     python -m freecure_edit.toyworld.train_flux OUT_DIR [--sd DIR] [--teacher DIR] [--quick] [--threads N]
+        [--guidance-interval LOW HIGH | --guidance-everywhere]
 
 OUT_DIR gets a diffusers FluxPipeline folder (load it with `--model OUT_DIR` like any FLUX folder) and a
 manifest.json (command, settings, seed, versions, sha256 per file, seconds). It must not exist: the
@@ -404,6 +405,13 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, help=f"teacher training steps  [default: {FluxSettings.steps}]")
     parser.add_argument("--distill-steps", type=int,
                         help=f"guidance distillation steps (0: the teacher alone)  [default: {FluxSettings.distill_steps}]")
+    interval = parser.add_mutually_exclusive_group()
+    interval.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                          help="the noise levels (sigma) at which the distillation learns the teacher's guided "
+                               f"velocity  [default: {GUIDANCE_INTERVAL[0]:g} {GUIDANCE_INTERVAL[1]:g}]")
+    interval.add_argument("--guidance-everywhere", action="store_true",
+                          help="distil the guided velocity at every noise level (the toy FLUX before issue 27's "
+                               "realism gate)")
     parser.add_argument("--teacher", type=Path,
                         help="a toy FLUX folder written by this command (with --distill-steps 0): distil from it "
                              "instead of training a teacher")
@@ -417,6 +425,9 @@ def main(argv=None) -> int:
         return 2
     if args.threads < 1:
         print("error: --threads must be at least 1", file=sys.stderr)
+        return 2
+    if args.guidance_interval is not None and not 0 <= args.guidance_interval[0] < args.guidance_interval[1] <= 1:
+        print("error: --guidance-interval needs 0 <= LOW < HIGH <= 1 (noise levels)", file=sys.stderr)
         return 2
     if not (Path(args.sd) / "model_index.json").is_file():
         print(f"error: {args.sd} is not a diffusers folder of the toy SD", file=sys.stderr)
@@ -432,6 +443,10 @@ def main(argv=None) -> int:
             settings = replace(settings, steps=args.steps)
         if args.distill_steps is not None:
             settings = replace(settings, distill_steps=args.distill_steps)
+        if args.guidance_everywhere:
+            settings = replace(settings, guidance_interval=None)
+        elif args.guidance_interval is not None:
+            settings = replace(settings, guidance_interval=tuple(args.guidance_interval))
         manifest = train_flux(staging, Path(args.sd), settings, command=command, teacher_folder=args.teacher)
     except ValueError as error:  # a teacher folder that does not fit
         shutil.rmtree(staging, ignore_errors=True)
