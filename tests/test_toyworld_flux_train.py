@@ -69,6 +69,7 @@ def test_distillation_from_a_teacher_folder_skips_the_teacher_and_records_it(qui
     teacher = json.loads((quick_flux / "manifest.json").read_text())
     assert "transformer" not in manifest["seconds"] and "distillation" in manifest["seconds"]
     assert manifest["teacher"]["files"] == teacher["files"]
+    assert manifest["settings"]["steps"] == 0  # no teacher steps ran in this command
 
 
 def test_a_teacher_folder_from_another_autoencoder_or_clip_or_without_a_manifest_is_refused(quick_flux, tmp_path,
@@ -203,3 +204,33 @@ def test_the_guidance_interval_is_chosen_on_the_command_line_and_checked(tmp_pat
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["guidance_interval"] == expected
         assert manifest["settings"]["guidance_interval"] == expected
+
+
+@pytest.mark.parametrize("flags, code, words", [
+    (["--steps", "-3"], 2, "--steps must be at least 1"),
+    (["--steps", "0"], 2, "--steps must be at least 1"),
+    (["--distill-steps", "-2"], 2, "--distill-steps must be at least 0"),
+    (["--distill-steps", "0", "--guidance-everywhere"], 2, "apply to the distillation"),
+    (["--distill-steps", "0", "--guidance-interval", "0.1", "0.7"], 2, "apply to the distillation"),
+    (["--teacher", "{tmp}/nowhere"], 3, "is not a folder"),
+    (["--teacher", "{tmp}/manifest-only"], 3, "no transformer weights"),
+    (["--teacher", "{tmp}/manifest-only", "--distill-steps", "0"], 2, "would train nothing"),
+])
+def test_arguments_that_would_train_nothing_or_a_lie_are_refused_before_loading(tmp_path, capsys, flags, code,
+                                                                               words):
+    (tmp_path / "manifest-only").mkdir()
+    (tmp_path / "manifest-only" / "manifest.json").write_text("{}")
+    flags = [flag.format(tmp=tmp_path) for flag in flags]
+    assert train_flux.main([str(tmp_path / "out"), "--quick", *flags]) == code
+    error = capsys.readouterr().err
+    assert words in error and error.count("\n") == 1, error
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_a_folder_with_the_staging_name_is_never_deleted(tmp_path, capsys):
+    mine = tmp_path / "flux.partial"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert train_flux.main([str(tmp_path / "flux"), "--quick"]) == 2
+    assert "flux.partial exists" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "mine" and not (tmp_path / "flux").exists()

@@ -19,6 +19,15 @@ def test_training_refuses_an_existing_folder(tmp_path, capsys):
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
+def test_a_folder_with_the_staging_name_is_never_deleted(tmp_path, capsys):
+    mine = tmp_path / "weights.partial"
+    mine.mkdir()
+    (mine / "checkpoint.txt").write_text("a stopped run's")
+    assert train.main([str(tmp_path / "weights"), "--quick"]) == 2
+    assert "weights.partial exists" in capsys.readouterr().err
+    assert (mine / "checkpoint.txt").read_text() == "a stopped run's" and not (tmp_path / "weights").exists()
+
+
 def test_overwriting_replaces_the_sd_models_but_keeps_the_toy_flux(tmp_path):
     out = tmp_path / "weights"
     (out / "flux").mkdir(parents=True)

@@ -310,7 +310,9 @@ def main(argv=None) -> int:
         return 2
     staging = out.with_name(out.name + ".partial")
     if staging.exists():
-        shutil.rmtree(staging)
+        # A stopped run's leftovers (its checkpoints, say) or somebody's folder: never deleted unasked.
+        print(f"error: {staging} exists (where this command writes before renaming); remove it first", file=sys.stderr)
+        return 2
     command = "python -m freecure_edit.toyworld.train " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
         settings = QUICK if args.quick else SHORT if args.short else SHARP if args.sharp else Settings()

@@ -296,6 +296,8 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
     from freecure_edit.toyworld.train import SEEDS, _log, _sha256, _versions
     from freecure_edit.toyworld.train_generator import encode
 
+    if teacher_folder is not None:
+        settings = replace(settings, steps=0)  # no teacher is trained: the manifest says so
     began = time.perf_counter()
     seconds = {}
     sd_pipe = load_pipeline(str(sd_folder), device="cpu")  # fp32 on the CPU
@@ -352,6 +354,18 @@ def train_flux(out: Path, sd_folder: Path, settings: FluxSettings, command: str 
     return manifest
 
 
+def teacher_files_problem(folder: Path) -> str | None:
+    """Why `folder` cannot be a teacher, from its files alone (checked before anything is loaded), or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not (folder / "manifest.json").is_file():
+        return f"{folder} has no manifest.json: not a toy FLUX this command wrote"
+    if not any((folder / "transformer").glob("*.safetensors")):
+        return f"{folder} has no transformer weights (transformer/*.safetensors)"
+    return None
+
+
 def _check_teacher(folder: Path, t5, sd_folder: Path) -> dict:
     """The teacher folder's manifest, after checking it was trained on the same encoders (its T5 equals
     this command's in fp16, its autoencoder and CLIP came from the same SD weights)."""
@@ -359,10 +373,10 @@ def _check_teacher(folder: Path, t5, sd_folder: Path) -> dict:
 
     from freecure_edit.toyworld.train import _sha256
 
-    manifest_file = Path(folder) / "manifest.json"
-    if not manifest_file.is_file():
-        raise ValueError(f"{folder} has no manifest.json: not a toy FLUX this command wrote")
-    manifest = json.loads(manifest_file.read_text())
+    problem = teacher_files_problem(folder)
+    if problem:
+        raise ValueError(problem)
+    manifest = json.loads((Path(folder) / "manifest.json").read_text())
     saved = T5EncoderModel.from_pretrained(str(folder), subfolder="text_encoder_2", torch_dtype=torch.float16).state_dict()
     ours = {k: v.half() for k, v in t5.state_dict().items()}
     if saved.keys() != ours.keys() or any(not torch.equal(saved[k], ours[k]) for k in ours):
@@ -393,6 +407,33 @@ def _save_half(pipe, folder: Path) -> None:
     load_text_encoders_in_float32(folder)
 
 
+def _refusal(args, out: Path, staging: Path) -> tuple[str, int] | None:
+    """(message, exit code) for arguments this command refuses before loading anything, or None."""
+    if out.exists():
+        return f"{out} exists; remove it first (the toy FLUX is never overwritten in place)", 2
+    if staging.exists():
+        # A stopped run's leftovers, or somebody's folder that happens to have the name: never deleted unasked.
+        return f"{staging} exists (where this command writes before renaming); remove it first", 2
+    if args.threads < 1:
+        return "--threads must be at least 1", 2
+    if args.steps is not None and args.steps < 1 and args.teacher is None:
+        return "--steps must be at least 1 (the teacher's training steps)", 2
+    if args.distill_steps is not None and args.distill_steps < 0:
+        return "--distill-steps must be at least 0", 2
+    interval_given = args.guidance_interval is not None or args.guidance_everywhere
+    if interval_given and args.distill_steps == 0:
+        return "--guidance-interval and --guidance-everywhere apply to the distillation, which --distill-steps 0 skips", 2
+    if args.guidance_interval is not None and not 0 <= args.guidance_interval[0] < args.guidance_interval[1] <= 1:
+        return "--guidance-interval needs 0 <= LOW < HIGH <= 1 (noise levels)", 2
+    if args.teacher is not None and args.distill_steps == 0:
+        return "--teacher with --distill-steps 0 would train nothing", 2
+    if args.teacher is not None and teacher_files_problem(args.teacher):
+        return teacher_files_problem(args.teacher), 3
+    if not (Path(args.sd) / "model_index.json").is_file():
+        return f"{args.sd} is not a diffusers folder of the toy SD", 4
+    return None
+
+
 def main(argv=None) -> int:
     from freecure_edit.toyworld.assets import model_dir
 
@@ -420,22 +461,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
-    if out.exists():
-        print(f"error: {out} exists; remove it first (the toy FLUX is never overwritten in place)", file=sys.stderr)
-        return 2
-    if args.threads < 1:
-        print("error: --threads must be at least 1", file=sys.stderr)
-        return 2
-    if args.guidance_interval is not None and not 0 <= args.guidance_interval[0] < args.guidance_interval[1] <= 1:
-        print("error: --guidance-interval needs 0 <= LOW < HIGH <= 1 (noise levels)", file=sys.stderr)
-        return 2
-    if not (Path(args.sd) / "model_index.json").is_file():
-        print(f"error: {args.sd} is not a diffusers folder of the toy SD", file=sys.stderr)
-        return 4
-    torch.set_num_threads(args.threads)
     staging = out.with_name(out.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
+    refused = _refusal(args, out, staging)
+    if refused is not None:
+        message, code = refused
+        print(f"error: {message}", file=sys.stderr)
+        return code
+    torch.set_num_threads(args.threads)
     command = "python -m freecure_edit.toyworld.train_flux " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
         settings = QUICK if args.quick else FluxSettings()
