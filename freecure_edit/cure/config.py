@@ -271,11 +271,8 @@ class CureConfig:
         # How the foundation is carried into a photo: the model's photo defaults only where the user
         # left both to it and FD starts from the photo's inverted noise (fd_start needs that noise).
         from_photo = photo and self.fd_noise == "inverted"
-        fd_start, fd_blend = self.fd_start, self.fd_blend
-        if fd_start is None:
-            fd_start = defaults.photo_fd_start if from_photo and defaults.photo_fd_start is not None else 0.0
-        if fd_blend is None:
-            fd_blend = defaults.photo_fd_blend if from_photo and defaults.photo_fd_blend is not None else 0.0
+        fd_start = self.fd_start if self.fd_start is not None else defaults.photo_fd_start if from_photo else 0.0
+        fd_blend = self.fd_blend if self.fd_blend is not None else defaults.photo_fd_blend if from_photo else 0.0
         return replace(self, steps=steps, guidance=guidance, pd_guidance=pd_guidance, true_cfg=true_cfg,
                        fd_start=fd_start, fd_blend=fd_blend)
 

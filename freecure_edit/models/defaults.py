@@ -16,7 +16,7 @@ class ModelDefaults:
     guides with classifier-free guidance anyway (SD, SDXL). photo_fd_guidance: the foundation branch's
     guidance when it starts from a photo's inverted noise and the user sets no guidance (the photo
     branch keeps `guidance`); None: `guidance` for both, the authors' setting. photo_fd_start and
-    photo_fd_blend: CureConfig's fd_start and fd_blend for a photo when the user gives none (None: 0,
+    photo_fd_blend: CureConfig's fd_start and fd_blend for a photo when the user gives none (0 and 0:
     the authors' cure)."""
 
     name: str
@@ -25,8 +25,8 @@ class ModelDefaults:
     guidance_used: bool = True
     true_cfg: float | None = None
     photo_fd_guidance: float | None = None
-    photo_fd_start: float | None = None
-    photo_fd_blend: float | None = None
+    photo_fd_start: float = 0.0
+    photo_fd_blend: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -427,8 +427,8 @@ def _refusal(args, out: Path, staging: Path) -> tuple[str, int] | None:
         return "--guidance-interval needs 0 <= LOW < HIGH <= 1 (noise levels)", 2
     if args.teacher is not None and args.distill_steps == 0:
         return "--teacher with --distill-steps 0 would train nothing", 2
-    if args.teacher is not None and teacher_files_problem(args.teacher):
-        return teacher_files_problem(args.teacher), 3
+    if args.teacher is not None and (problem := teacher_files_problem(args.teacher)):
+        return problem, 3
     if not (Path(args.sd) / "model_index.json").is_file():
         return f"{args.sd} is not a diffusers folder of the toy SD", 4
     return None
